@@ -1025,7 +1025,7 @@ class _Reader:
         return Routine(
             organisation=organisation,
             contacts=contacts,
-            situations=situations,
+            situations=_with_national_words(situations, self.national),
             national=self.national,
             reminders=reminders,
             retention=retention,
@@ -1105,6 +1105,30 @@ def _find_cycle(start: str, edges: dict[str, str]) -> list[str] | None:
             return chain[chain.index(current) :]
         chain.append(current)
     return None
+
+
+def _with_national_words(
+    situations: tuple[Situation, ...], national: National
+) -> tuple[Situation, ...]:
+    """A situation also matches the national file's words for the same id.
+
+    A coordinator then lists only local words, and an everyday phrasing the national file knows
+    still finds the organisation's own answer.
+    """
+    national_words = {s.id: s.match for s in national.situations if s.match}
+    merged: list[Situation] = []
+    for situation in situations:
+        extra = national_words.get(situation.id)
+        if not extra:
+            merged.append(situation)
+            continue
+        langs = dict.fromkeys([*situation.match, *extra])
+        match = {
+            lang: tuple(dict.fromkeys([*situation.match.get(lang, ()), *extra.get(lang, ())]))
+            for lang in langs
+        }
+        merged.append(replace(situation, match=match))
+    return tuple(merged)
 
 
 def _normalise(situations: Iterable[Situation]) -> tuple[Situation, ...]:

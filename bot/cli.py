@@ -1,0 +1,226 @@
+"""The `trygg` command: run · check · chat · invite."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import re
+import sys
+from collections.abc import Sequence
+from datetime import timedelta
+from pathlib import Path
+
+from telegram import Bot, Update
+from telegram.error import TelegramError
+
+from bot.config import ConfigError, Settings, load_settings
+from bot.datadir import prepare_data_dir
+from bot.invites import InviteService, deep_link
+from bot.routines.loader import check_paths
+from bot.routines.registry import RoutineRegistry
+from bot.storage import Role
+from bot.storage.db import Database
+
+log = logging.getLogger("bot")
+
+NO_TOKEN_HELP = """\
+TELEGRAM_BOT_TOKEN is not set, so the bot cannot reach Telegram.
+  To run the real bot: create a bot with @BotFather, then
+    export TELEGRAM_BOT_TOKEN=123456:ABC...
+  (and TRYGG_API_URL for a self-hosted Bot API server).
+  To try it here without a token: trygg chat --org solvik
+"""
+
+_DURATION = re.compile(r"^(\d+)([smhdw])$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    # httpx logs every request URL at INFO, and the URL contains the bot token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
+def _settings_or_exit() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as error:
+        for problem in error.problems:
+            print(f"trygg: {problem}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run the bot against Telegram; without a token, explain and offer the terminal chat."""
+    settings = _settings_or_exit()
+    configure_logging(settings.log_level)
+    if settings.token is None:
+        print(NO_TOKEN_HELP, file=sys.stderr)
+        if sys.stdin.isatty() and not args.no_chat:
+            print("Starting the terminal chat with the example routine (Ctrl-D ends it).\n")
+            from bot.chat import run_chat
+
+            return asyncio.run(run_chat(settings, org="solvik", lang="sv", role="member"))
+        return 2
+    from bot.app import build_application
+
+    app = build_application(settings)
+    app.run_polling(
+        allowed_updates=[Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY],
+        close_loop=False,
+    )
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Check routine files; print every problem as path:line:column: key.path: message."""
+    routines_dir = Path(args.routines or "routines")
+    paths = [Path(p) for p in args.paths] or [routines_dir]
+    missing = [p for p in paths if not p.exists()]
+    for path in missing:
+        print(f"{path}: no such file or directory", file=sys.stderr)
+    problems = check_paths([p for p in paths if p.exists()], routines_dir)
+    for problem in problems:
+        print(problem)
+    if problems or missing:
+        return 1
+    print(f"ok: {', '.join(str(p) for p in paths)}", file=sys.stderr)
+    return 0
+
+
+def parse_expiry(text: str) -> timedelta:
+    found = _DURATION.match(text.strip())
+    if not found or int(found[1]) == 0:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a duration: use a number and s, m, h, d or w, e.g. 30d"
+        )
+    return timedelta(seconds=int(found[1]) * _UNIT_SECONDS[found[2]])
+
+
+async def _bot_username(settings: Settings) -> str | None:
+    if settings.token is None:
+        return None
+    base_url = settings.api_url or "https://api.telegram.org/bot"
+    try:
+        async with Bot(settings.token.reveal(), base_url=base_url) as bot:
+            return bot.username
+    except TelegramError as error:
+        print(
+            f"trygg: could not ask Telegram for the bot's name ({type(error).__name__})",
+            file=sys.stderr,
+        )
+        return None
+
+
+async def _invite(args: argparse.Namespace, settings: Settings) -> int:
+    registry = RoutineRegistry(settings.routines_dir)
+    registry.reload()
+    routine = registry.get(args.org)
+    if routine is None:
+        known = ", ".join(r.id for r in registry.organisations()) or "none"
+        print(f"trygg: no organisation {args.org!r} is loaded (known: {known})", file=sys.stderr)
+        return 2
+    contact = args.contact
+    if args.role == "coordinator":
+        receiving = [c.id for c in routine.receiving_contacts()]
+        if contact is None and len(receiving) == 1:
+            contact = receiving[0]
+        if contact is None or contact not in routine.contacts:
+            print(
+                f"trygg: a coordinator is bound to a contact of {args.org}: --contact is one of "
+                f"{', '.join(routine.contacts)}",
+                file=sys.stderr,
+            )
+            return 2
+    elif contact is not None:
+        print("trygg: --contact is only for coordinators", file=sys.stderr)
+        return 2
+    data_dir = prepare_data_dir(settings.data_dir)
+    async with await Database.open(data_dir.db_path) as db:
+        from bot.app import utc_now
+
+        service = InviteService(db, data_dir.secret_key, utc_now)
+        code = await service.create(args.org, Role(args.role), contact, args.uses, args.expires)
+    username = await _bot_username(settings)
+    print(deep_link(username or "YOUR_BOT", code))
+    print(f"(in the terminal chat: /start {code})", file=sys.stderr)
+    if username is None:
+        print("(set TELEGRAM_BOT_TOKEN to fill in the bot's username)", file=sys.stderr)
+    return 0
+
+
+def cmd_invite(args: argparse.Namespace) -> int:
+    """Create an invite link for an organisation and role."""
+    settings = _settings_or_exit()
+    configure_logging("WARNING")
+    return asyncio.run(_invite(args, settings))
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    """Talk to the bot's real handlers in the terminal, offline."""
+    settings = _settings_or_exit()
+    configure_logging("WARNING")
+    from bot.chat import run_chat
+
+    return asyncio.run(run_chat(settings, org=args.org, lang=args.lang, role=args.role))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="trygg", description="Support for elected officials who are threatened or worried."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the bot (terminal chat when no token is set)")
+    run.add_argument("--no-chat", action="store_true", help="never start the terminal chat")
+    run.set_defaults(func=cmd_run)
+
+    check = sub.add_parser("check", help="check routine files and print every error")
+    check.add_argument("paths", nargs="*", help="files or directories (default: the routines)")
+    check.add_argument("--routines", help="directory with _national.yaml (default: routines)")
+    check.set_defaults(func=cmd_check)
+
+    chat = sub.add_parser("chat", help="talk to the bot in the terminal, no network")
+    chat.add_argument("--org", help="join this organisation first")
+    chat.add_argument("--lang", choices=["sv", "en"], default="sv")
+    chat.add_argument("--role", choices=["member", "coordinator"], default="member")
+    chat.set_defaults(func=cmd_chat)
+
+    invite = sub.add_parser("invite", help="create an invite link")
+    invite.add_argument("--org", required=True)
+    invite.add_argument("--role", choices=["member", "coordinator"], required=True)
+    invite.add_argument("--contact", help="the contact a coordinator is bound to")
+    invite.add_argument(
+        "--uses",
+        type=int,
+        default=None,
+        help="how many may join (default: unlimited for members, 1 for coordinators)",
+    )
+    invite.add_argument(
+        "--expires",
+        type=parse_expiry,
+        default=timedelta(days=30),
+        help="how long the link works, e.g. 7d (default 30d)",
+    )
+    invite.set_defaults(func=cmd_invite)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "uses", None) is None and getattr(args, "role", None) == "coordinator":
+        args.uses = 1
+    if getattr(args, "uses", None) is not None and args.uses < 1:
+        print("trygg: --uses must be at least 1", file=sys.stderr)
+        return 2
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,47 @@
+"""The typed context every handler receives: services instead of string keys and casts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from telegram.ext import Application, CallbackContext, ExtBot
+
+from bot.config import Settings
+from bot.invites import InviteService
+from bot.routines.registry import RoutineRegistry
+from bot.storage.db import Database
+
+Clock = Callable[[], datetime]
+
+
+@dataclass
+class Services:
+    """What handlers need, opened in post_init and closed in post_shutdown."""
+
+    settings: Settings
+    db: Database
+    registry: RoutineRegistry
+    invites: InviteService
+    clock: Clock
+
+
+class BotData:
+    """Application-wide data; `services` is set once the application has started."""
+
+    def __init__(self) -> None:
+        self.services: Services | None = None
+
+
+class TryggContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]):
+    @property
+    def services(self) -> Services:
+        services = self.bot_data.services
+        if services is None:
+            raise RuntimeError("services are used before the application was initialised")
+        return services
+
+
+TryggApp = Application[ExtBot[None], TryggContext, dict[Any, Any], dict[Any, Any], BotData, Any]

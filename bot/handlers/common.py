@@ -1,0 +1,81 @@
+"""What most handlers share: who is asking, in which language, and sending HTML replies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.constants import ParseMode
+
+from bot.context import TryggContext
+from bot.handlers import callbacks
+from bot.handlers.render import split_html
+from bot.i18n import normalise_language, t
+from bot.routines.models import National, Routine
+from bot.storage.db import Membership
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The asking user as the domain sees them: language, membership, their routine."""
+
+    user_id: int
+    lang: str
+    membership: Membership | None
+    routine: Routine | None
+    national: National
+
+    @property
+    def source(self) -> Routine | National:
+        return self.routine if self.routine is not None else self.national
+
+    @property
+    def timezone(self) -> str:
+        return self.routine.organisation.timezone if self.routine else self.national.timezone
+
+    @property
+    def is_coordinator(self) -> bool:
+        return self.membership is not None and self.membership.role == "coordinator"
+
+
+async def profile(update: Update, context: TryggContext) -> Profile:
+    """Load the user's language and membership; a membership of a vanished org shows as none."""
+    user = update.effective_user
+    if user is None:
+        raise ValueError("update without a user")
+    services = context.services
+    stored = await services.db.get_user(user.id)
+    lang = stored.lang if stored and stored.lang_chosen and stored.lang else None
+    if lang is None:
+        lang = normalise_language(user.language_code)
+    membership = await services.db.get_membership(user.id)
+    routine = services.registry.get(membership.org_id) if membership else None
+    return Profile(user.id, lang, membership, routine, services.registry.national)
+
+
+async def reply(
+    update: Update, text: str, markup: InlineKeyboardMarkup | None = None
+) -> Message | None:
+    """Send HTML to the chat of `update`, split at 4096; the keyboard goes with the last part."""
+    chat = update.effective_chat
+    if chat is None:
+        return None
+    parts = split_html(text)
+    sent: Message | None = None
+    for index, part in enumerate(parts):
+        last = index == len(parts) - 1
+        sent = await chat.send_message(
+            part, parse_mode=ParseMode.HTML, reply_markup=markup if last else None
+        )
+    return sent
+
+
+def menu_button(lang: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(t("button.other_situations", lang), callback_data=callbacks.menu())]]
+    )
+
+
+def is_private(update: Update) -> bool:
+    chat = update.effective_chat
+    return chat is not None and chat.type == chat.PRIVATE

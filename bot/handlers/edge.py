@@ -1,0 +1,102 @@
+"""The edge cases of a chat: groups, things that are not text, old buttons, and errors.
+
+Whatever arrives, the user gets a helpful answer and nothing personal reaches the log.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+
+from telegram import Update
+from telegram.error import Forbidden, TelegramError
+
+from bot.context import TryggContext
+from bot.handlers import callbacks
+from bot.handlers.account import language_chosen
+from bot.handlers.common import profile, reply
+from bot.handlers.contact import show_menu, situation_chosen
+from bot.handlers.membership import forget_chosen, join_chosen
+from bot.handlers.render import render_answer
+from bot.i18n import normalise_language, t
+from bot.routines.answer import answer, situations_for
+
+log = logging.getLogger(__name__)
+
+
+async def group_message(update: Update, context: TryggContext) -> None:
+    """In a group: only the national numbers, and an invitation to a private chat."""
+    user = update.effective_user
+    lang = normalise_language(user.language_code if user else None)
+    national = context.services.registry.national
+    urgent = next((s for s in situations_for(national) if s.urgent), None)
+    username = context.bot.username
+    await reply(update, t("group.private_only", lang, link=f"https://t.me/{username}"))
+    if urgent is not None:
+        result = answer(national, urgent, context.services.clock())
+        await reply(update, render_answer(result, lang, national.timezone))
+
+
+async def not_text(update: Update, context: TryggContext) -> None:
+    """A sticker, photo, voice message or file: say what the bot can read."""
+    p = await profile(update, context)
+    await reply(update, t("message.not_text", p.lang))
+    await show_menu(update, context, p)
+
+
+async def edited(update: Update, context: TryggContext) -> None:
+    """Edits are not re-read: a new message is clearer for both sides."""
+    p = await profile(update, context)
+    await reply(update, t("message.edited", p.lang))
+
+
+async def unknown_command(update: Update, context: TryggContext) -> None:
+    """A /command the bot does not have."""
+    p = await profile(update, context)
+    await reply(update, t("command.unknown", p.lang))
+
+
+async def button(update: Update, context: TryggContext) -> None:
+    """Every inline button comes here; data the bot did not make gets a clear answer."""
+    query = update.callback_query
+    if query is None:
+        return
+    await query.answer()
+    data = callbacks.parse(query.data)
+    if data is None:
+        p = await profile(update, context)
+        await reply(update, t("callback.outdated", p.lang))
+        await show_menu(update, context, p)
+        return
+    if data.action == "sit":
+        await situation_chosen(update, context, data.arg)
+    elif data.action == "menu":
+        await show_menu(update, context)
+    elif data.action == "lang":
+        await language_chosen(update, context, data.arg)
+    elif data.action == "join":
+        await join_chosen(update, context, data.arg)
+    elif data.action == "forget":
+        await forget_chosen(update, context, data.arg)
+
+
+async def on_error(update: object, context: TryggContext) -> None:
+    """Log the failure without message text or ids, then apologise to the user.
+
+    Only the exception's type and the code locations are logged: an exception's message can
+    quote user text, and a Telegram update holds names and ids.
+    """
+    error = context.error
+    if error is None:
+        return
+    where = "".join(traceback.format_tb(error.__traceback__)) if error.__traceback__ else ""
+    kind = type(update).__name__ if update is not None else "job"
+    log.error("handling a %s failed with %s\n%s", kind, type(error).__name__, where)
+    if isinstance(error, Forbidden) or not isinstance(update, Update):
+        return
+    user = update.effective_user
+    lang = normalise_language(user.language_code if user else None)
+    try:
+        await reply(update, t("error.sorry", lang))
+    except TelegramError:
+        log.warning("could not tell the user about the failure")

@@ -1,0 +1,141 @@
+"""Joining an organisation with an invite, /start, and forgetting a user (/glom)."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+
+from bot.context import TryggContext
+from bot.handlers import callbacks
+from bot.handlers.commands import publish_chat_commands
+from bot.handlers.common import profile, reply
+from bot.handlers.contact import show_menu
+from bot.i18n import t
+from bot.invites import InviteFailure
+
+log = logging.getLogger(__name__)
+
+# Telegram's rule for a /start payload; anything else cannot be one of our codes.
+_MAX_CODE = 64
+
+
+async def start(update: Update, context: TryggContext) -> None:
+    """/start, with an invite code from a deep link, or a welcome."""
+    code = context.args[0] if context.args else None
+    if code:
+        await _join(update, context, code, confirmed=False)
+        return
+    p = await profile(update, context)
+    if p.routine is not None:
+        await reply(update, t("start.member", p.lang, organisation=p.routine.organisation.name))
+    else:
+        await reply(update, t("start.guest", p.lang))
+    await show_menu(update, context, p)
+
+
+async def join_chosen(update: Update, context: TryggContext, code: str) -> None:
+    """The confirmation buttons for joining another organisation."""
+    if code == "-":
+        p = await profile(update, context)
+        await reply(update, t("join.declined", p.lang))
+        return
+    await _join(update, context, code, confirmed=True)
+
+
+async def _join(update: Update, context: TryggContext, code: str, *, confirmed: bool) -> None:
+    services = context.services
+    p = await profile(update, context)
+    if len(code) > _MAX_CODE:
+        await reply(update, t("join.unknown", p.lang))
+        return
+    peeked = await services.invites.peek(code)
+    if isinstance(peeked, InviteFailure):
+        await reply(update, t(f"join.{peeked.name.lower()}", p.lang))
+        return
+    routine = services.registry.get(peeked.org_id)
+    if routine is None:
+        log.warning("invite for an organisation that is not loaded: %s", peeked.org_id)
+        await reply(update, t("join.org_unavailable", p.lang))
+        return
+    if peeked.contact_id is not None and peeked.contact_id not in routine.contacts:
+        log.warning("coordinator invite for a contact not in %s: %s", routine.id, peeked.contact_id)
+        await reply(update, t("join.contact_missing", p.lang))
+        return
+    current = p.membership
+    if current is not None and current.org_id != peeked.org_id and not confirmed:
+        now_in = services.registry.get(current.org_id)
+        keyboard = InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(
+                        t("button.join_yes", p.lang), callback_data=callbacks.join(code)
+                    )
+                ],
+                [
+                    InlineKeyboardButton(
+                        t("button.join_no", p.lang), callback_data=callbacks.join("-")
+                    )
+                ],
+            ]
+        )
+        await reply(
+            update,
+            t(
+                "join.confirm_switch",
+                p.lang,
+                current=now_in.organisation.name if now_in else current.org_id,
+                new=routine.organisation.name,
+            ),
+            keyboard,
+        )
+        return
+    # Taking a use and writing the membership is one transaction: no invite used up for nothing.
+    redeemed = await services.invites.redeem(code, p.user_id)
+    if isinstance(redeemed, InviteFailure):
+        await reply(update, t(f"join.{redeemed.name.lower()}", p.lang))
+        return
+    log.info("a %s joined %s", redeemed.role, redeemed.org_id)
+    key = "join.welcome_coordinator" if redeemed.role == "coordinator" else "join.welcome"
+    contact_name = (
+        routine.contacts[redeemed.contact_id].name.get(p.lang) if redeemed.contact_id else ""
+    )
+    await reply(
+        update,
+        t(key, p.lang, organisation=routine.organisation.name, contact=contact_name),
+    )
+    await publish_chat_commands(context.bot, p.user_id, redeemed.role)
+    await show_menu(update, context)
+
+
+async def forget_command(update: Update, context: TryggContext) -> None:
+    """/glom: ask before deleting everything the bot keeps about the user."""
+    p = await profile(update, context)
+    keyboard = InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    t("button.forget_yes", p.lang), callback_data=callbacks.forget(True)
+                )
+            ],
+            [
+                InlineKeyboardButton(
+                    t("button.forget_no", p.lang), callback_data=callbacks.forget(False)
+                )
+            ],
+        ]
+    )
+    await reply(update, t("forget.confirm", p.lang), keyboard)
+
+
+async def forget_chosen(update: Update, context: TryggContext, answer: str) -> None:
+    """The confirmation of /glom."""
+    p = await profile(update, context)
+    if answer != "yes":
+        await reply(update, t("forget.kept", p.lang))
+        return
+    await context.services.db.forget_user(p.user_id)
+    await publish_chat_commands(context.bot, p.user_id, None)
+    log.info("a user was forgotten")
+    # The language preference is gone too, so the goodbye uses the Telegram language.
+    await reply(update, t("forget.done", p.lang))

@@ -1,0 +1,41 @@
+"""The one place that registers every handler; order matters, so it is explained here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from telegram import Update
+from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
+
+from bot.context import TryggApp, TryggContext
+from bot.handlers import account, commands, contact, edge, membership
+
+Callback = Callable[[Update, TryggContext], Coroutine[Any, Any, None]]
+
+_PRIVATE = filters.ChatType.PRIVATE
+
+COMMAND_CALLBACKS: dict[commands.Command, Callback] = {
+    commands.START: membership.start,
+    commands.CONTACT: contact.contact_command,
+    commands.HELP: account.help_command,
+    commands.LANGUAGE: account.language_command,
+    commands.FORGET: membership.forget_command,
+    commands.ROUTINE: account.routine_command,
+}
+
+
+def register(app: TryggApp) -> None:
+    """Add all handlers to group 0; the first matching handler wins, so specific ones go first."""
+    # Personal things happen in private chats only: in a group every command gets the
+    # national numbers and a link to a private chat, before any other handler sees it.
+    app.add_handler(MessageHandler(filters.ChatType.GROUPS & filters.COMMAND, edge.group_message))
+    # Edits would otherwise reach the command and text handlers a second time.
+    app.add_handler(MessageHandler(filters.UpdateType.EDITED & _PRIVATE, edge.edited))
+    for command, callback in COMMAND_CALLBACKS.items():
+        app.add_handler(CommandHandler(list(set(command.names)), callback, filters=_PRIVATE))
+    app.add_handler(CallbackQueryHandler(edge.button))
+    app.add_handler(MessageHandler(_PRIVATE & filters.COMMAND, edge.unknown_command))
+    app.add_handler(MessageHandler(_PRIVATE & filters.TEXT, contact.free_text))
+    app.add_handler(MessageHandler(_PRIVATE, edge.not_text))
+    app.add_error_handler(edge.on_error)
