@@ -36,14 +36,26 @@ _DURATION = re.compile(r"^(\d+)([smhdw])$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
+# Third-party loggers and the most they may say, whatever TRYGG_LOG_LEVEL is: httpx logs URLs
+# with the bot token, python-telegram-bot logs whole updates (ids, names, texts) at DEBUG, and
+# aiosqlite logs query parameters at DEBUG.
+_CAPPED_LOGGERS = {
+    "httpx": logging.WARNING,
+    "httpcore": logging.WARNING,
+    "aiosqlite": logging.WARNING,
+    "apscheduler": logging.WARNING,
+    "telegram": logging.INFO,
+}
+
+
 def configure_logging(level: str) -> None:
+    """Log to stderr at `level`; only trygg's own loggers go below INFO."""
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
-    # httpx logs every request URL at INFO, and the URL contains the bot token.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("httpcore").setLevel(logging.WARNING)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger().setLevel(level)
+    for name, floor in _CAPPED_LOGGERS.items():
+        logging.getLogger(name).setLevel(max(floor, logging.getLevelName(level)))
 
 
 def _settings_or_exit() -> Settings:

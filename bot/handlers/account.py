@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
+
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot.context import TryggContext
@@ -77,7 +80,8 @@ async def routine_command(update: Update, context: TryggContext) -> None:
         if org.review_due <= context.services.clock().date():
             lines.append(t("routine.review_overdue", p.lang))
     if problems:
-        listing = "\n".join(str(problem) for problem in problems[:20])
+        # The file name is enough for a coordinator; the server's paths are not their business.
+        listing = "\n".join(str(replace(pr, path=Path(pr.path.name))) for pr in problems[:20])
         lines.append(t("routine.broken", p.lang, problems=listing, count=len(problems)))
     elif routine is not None:
         lines.append(t("routine.ok", p.lang))

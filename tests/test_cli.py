@@ -1,0 +1,130 @@
+"""The trygg command: check, invite and the terminal chat, as an operator uses them."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.chat import run_chat
+from bot.cli import main
+from bot.config import Settings
+from tests.conftest import ROUTINES
+
+
+@pytest.fixture
+def env(tmp_path: Path, routines_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("TRYGG_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("TRYGG_ROUTINES", str(routines_dir))
+    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
+    return routines_dir
+
+
+def test_check_passes_on_the_example_routines(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", str(ROUTINES), "--routines", str(ROUTINES)]) == 0
+    assert capsys.readouterr().out == ""
+
+
+def test_check_prints_every_problem_with_its_position(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = env / "solvik.yaml"
+    text = broken.read_text(encoding="utf-8").replace("contacts:", "contcts:", 1)
+    broken.write_text(text, encoding="utf-8")
+    assert main(["check", str(broken), "--routines", str(env)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out
+    assert all(re.match(r"^.+solvik\.yaml:\d+:\d+: ", line) for line in out)
+    assert any("did you mean 'contacts'" in line for line in out)
+
+
+def test_check_of_a_missing_path_fails(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["check", str(tmp_path / "nope.yaml")]) == 1
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_invite_prints_a_deep_link_and_stores_only_a_hash(
+    env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["invite", "--org", "solvik", "--role", "member", "--uses", "5"]) == 0
+    link = capsys.readouterr().out.strip()
+    found = re.fullmatch(r"https://t\.me/YOUR_BOT\?start=([A-Za-z0-9_-]+)", link)
+    assert found is not None
+    database = (tmp_path / "data" / "trygg.sqlite3").read_bytes()
+    assert found[1].encode() not in database
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--org", "atlantis", "--role", "member"], "no organisation 'atlantis'"),
+        (
+            ["--org", "solvik", "--role", "coordinator", "--contact", "nobody"],
+            "--contact is one of",
+        ),
+        (["--org", "solvik", "--role", "member", "--contact", "sakerhet"], "only for coordinators"),
+    ],
+)
+def test_invite_refuses_what_cannot_work(
+    env: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    assert main(["invite", *args]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_invite_rejects_a_bad_expiry(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["invite", "--org", "solvik", "--role", "member", "--expires", "soon"])
+    assert "is not a duration" in capsys.readouterr().err
+
+
+def test_run_without_a_token_says_what_to_set(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run", "--no-chat"]) == 2
+    err = capsys.readouterr().err
+    assert "TELEGRAM_BOT_TOKEN" in err and "trygg chat" in err
+
+
+def _lines(*lines: str) -> Iterator[str | None]:
+    yield from lines
+    yield None
+
+
+async def test_terminal_chat_shows_buttons_as_numbers_and_answers(
+    routines_dir: Path, tmp_path: Path
+) -> None:
+    out = io.StringIO()
+    typed = _lines("/kontakt", "2", "det står någon utanför dörren med kniv")
+    settings = Settings(data_dir=tmp_path / "unused", routines_dir=routines_dir)
+    code = await run_chat(
+        settings, org="solvik", lang="sv", role="member", read_line=lambda: next(typed), out=out
+    )
+    assert code == 0
+    shown = out.getvalue()
+    assert "Välkommen! Du är nu med i Solviks kommun (fiktiv)" in shown
+    assert "  [1] 🆘 Akut fara" in shown
+    assert "Jag har fått ett hot" in shown and "0980-31 92 10" in shown
+    assert "1. SOS Alarm" in shown
+    assert not (tmp_path / "unused").exists()  # each chat uses a temporary database
+
+
+async def test_terminal_chat_as_a_coordinator_in_english(
+    routines_dir: Path, tmp_path: Path
+) -> None:
+    out = io.StringIO()
+    typed = _lines("/routine")
+    settings = Settings(data_dir=tmp_path / "unused", routines_dir=routines_dir)
+    await run_chat(
+        settings,
+        org="region-norrmark",
+        lang="en",
+        role="coordinator",
+        read_line=lambda: next(typed),
+        out=out,
+    )
+    assert "security coordinator of Region Norrmark" in out.getvalue()
+    assert "loaded without errors" in out.getvalue()

@@ -1,0 +1,63 @@
+"""Replies: long answers split cleanly, callback data round-trips, forged data is refused."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.handlers import callbacks
+from bot.handlers.render import split_html
+from bot.transport import parse_html, utf16_len
+
+
+def test_short_text_is_one_message() -> None:
+    assert split_html("<b>hej</b>\nrad två") == ["<b>hej</b>\nrad två"]
+
+
+def test_long_text_splits_between_lines_and_keeps_markup_valid() -> None:
+    lines = [
+        f'{n}. <b>Kontakt {n}</b> ☎ <a href="tel:+46980319210">0980-31 92 10</a> 🙂'
+        for n in range(400)
+    ]
+    parts = split_html("\n".join(lines))
+    assert len(parts) > 1
+    for part in parts:
+        text, _ = parse_html(part)  # raises like Telegram on broken markup
+        assert utf16_len(part) <= 4096
+        assert text
+    assert "\n".join(parts) == "\n".join(lines)
+
+
+def test_a_single_huge_line_is_cut_at_spaces_without_breaking_entities() -> None:
+    line = "<b>" + ("ord &amp; " * 1500) + "</b>"
+    parts = split_html(line)
+    assert len(parts) > 1
+    for part in parts:
+        parse_html(part)
+        assert utf16_len(part) <= 4096
+        assert not part.endswith("&")
+
+
+def test_emoji_count_as_two_units() -> None:
+    parts = split_html("🙂" * 3000)
+    assert all(utf16_len(p) <= 4096 for p in parts)
+    assert "".join(parts) == "🙂" * 3000
+
+
+def test_callback_data_round_trips() -> None:
+    for data in (
+        callbacks.situation("infor_mote"),
+        callbacks.language("en"),
+        callbacks.join("Ab-_9"),
+        callbacks.forget(True),
+        callbacks.menu(),
+    ):
+        parsed = callbacks.parse(data)
+        assert parsed is not None
+        assert len(data.encode()) <= 64
+
+
+@pytest.mark.parametrize(
+    "data", [None, "", "sit", "nope:x", "sit:<b>", "sit:" + "a" * 61, "SIT:hot"]
+)
+def test_data_the_bot_did_not_make_is_refused(data: str | None) -> None:
+    assert callbacks.parse(data) is None
