@@ -10,18 +10,28 @@ Three rules hold throughout:
   in the same order as the moments they stand for.
 - Every public method is one unit of work: it holds a lock over the single connection, so two
   coroutines never interleave statements inside each other's transaction.
-- Deleted means gone from the file: `secure_delete` zeroes freed content, and `forget_user`
-  checkpoints the write-ahead log so older copies of the pages do not linger there either.
+- Deleted means gone from the file: `secure_delete` zeroes freed content, and every method that
+  deletes personal data (`forget_user`, `forget_owner`, `delete_report`, `purge_reports`)
+  checkpoints the write-ahead log with TRUNCATE afterwards, so older copies of the pages do not
+  linger there either. `vacuum` rebuilds the whole file on top of that.
+
+Reports (schema v2) never refer to a Telegram user. The only way back from a report to a person
+is its row in `report_links`, kept only when the reporter asked to be contacted, holding a keyed
+tag of the user and the chat id sealed with the secret key (bot/crypto.py); this module stores
+what it is given and never sees a key. Queued messages (`outbox`) are sealed as well, and emptied
+once sent.
 """
 
 from __future__ import annotations
 
 import asyncio
 import enum
+import json
 import logging
 import os
+import re
 import stat
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,6 +41,7 @@ from typing import Any, Self
 
 import aiosqlite
 
+from bot.reports.model import Draft, Report, State
 from bot.storage.migrations import migrate, rollback
 
 log = logging.getLogger(__name__)
@@ -69,6 +80,63 @@ class InviteFailure(enum.Enum):
     UNKNOWN = "unknown"
     EXPIRED = "expired"
     USED_UP = "used_up"
+
+
+class DuplicateReference(Exception):
+    """A report with this reference exists already; nothing was stored. Draw a new one, retry."""
+
+    def __init__(self, ref: str) -> None:
+        super().__init__(f"report reference {ref} is taken")
+        self.ref = ref
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    """A message to queue: to a chat (a coordinator), or to the reporter of a report.
+
+    `payload` is sealed JSON (`Sealer.seal_json`) of `{"text": html, "buttons": [[{"text",
+    "callback_data"}]] | None, "photo": None}`: the database file never holds message text.
+    `dedupe` names the logical message: queueing the same name twice sends it once, so it must
+    be derived from what the message is about (`report:<ref>:<coordinator>`), never random, and
+    never contain a reporter's id or text.
+
+    A message to the reporter (`to_reporter=True`) has no chat id: the sender looks up the
+    sealed chat of `report_id` when it sends, so a reporter who removed the link gets nothing.
+    """
+
+    dedupe: str
+    payload: bytes
+    chat_id: int | None = None
+    to_reporter: bool = False
+    report_id: int | None = None
+    urgent: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.dedupe:
+            raise ValueError("an outbox item needs a dedupe key")
+        if self.to_reporter and self.chat_id is not None:
+            raise ValueError("a message to the reporter is addressed by report, never by chat id")
+        if not self.to_reporter and self.chat_id is None:
+            raise ValueError("an outbox item needs a chat_id, or to_reporter=True")
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    """A queued message as stored. `chat_id` None: to the reporter of `report_id`."""
+
+    id: int
+    dedupe: str
+    chat_id: int | None
+    report_id: int | None
+    payload: bytes
+    urgent: bool
+    attempts: int
+    next_attempt_at: datetime
+    created_at: datetime
+
+    @property
+    def to_reporter(self) -> bool:
+        return self.chat_id is None
 
 
 @dataclass(frozen=True)
@@ -190,13 +258,101 @@ WHERE code_hash = :code_hash
 RETURNING {_INVITE_COLUMNS}
 """
 
+COORDINATOR_PENDING_PREFIX = "c:"
+"""`pending_inputs` keys of a coordinator are this prefix and their user id (coordinators act in
+their own name); a reporter's key holds only their owner tag, see `forget_owner`."""
+
 _FORGET_USER: tuple[str, ...] = (
     # Every table that stores anything about a user is listed here, and only here. Children
     # first, so that the result does not depend on ON DELETE CASCADE being declared everywhere.
     # tests/test_storage.py fails if a table with a user_id column is missing from this list.
+    # Rows keyed by an owner tag (report links, a reporter's pending input) cannot be found from
+    # a user id here: the caller also runs `forget_owner(sealer.owner_tag(user_id))`.
+    "DELETE FROM drafts WHERE user_id = :user_id",
+    f"DELETE FROM pending_inputs WHERE key = '{COORDINATOR_PENDING_PREFIX}' || :user_id",
     "DELETE FROM memberships WHERE user_id = :user_id",
     "DELETE FROM users WHERE user_id = :user_id",
 )
+
+# --- reports ---
+
+_REPORT_COLUMNS = (
+    "id, ref, org_id, type, channel, month, repeated, perpetrator, police, impacts, gender,"
+    " description, contact_me, state, created_at, acknowledged_at, acknowledged_by, closed_at,"
+    " reminded_at, escalated_at"
+)
+_REPORT_COLUMNS_R = ", ".join(f"r.{c.strip()}" for c in _REPORT_COLUMNS.split(","))
+
+# ON CONFLICT (ref) DO NOTHING rather than catching IntegrityError: only a taken reference is
+# "retry with another", every other constraint failure stays an error.
+_INSERT_REPORT = f"""
+INSERT INTO reports (ref, org_id, type, channel, month, repeated, perpetrator, police, impacts,
+                     gender, description, contact_me, state, created_at, acknowledged_at,
+                     acknowledged_by, closed_at, reminded_at, escalated_at)
+VALUES (:ref, :org_id, :type, :channel, :month, :repeated, :perpetrator, :police, :impacts,
+        :gender, :description, :contact_me, :state, :created_at, :acknowledged_at,
+        :acknowledged_by, :closed_at, :reminded_at, :escalated_at)
+ON CONFLICT (ref) DO NOTHING
+RETURNING {_REPORT_COLUMNS}
+"""
+
+_INSERT_LINK = """
+INSERT INTO report_links (report_id, owner_tag, chat_sealed, shared, created_at)
+VALUES (:report_id, :owner_tag, :chat_sealed, 0, :now)
+"""
+
+# The link to a reporter lives while the follow-up lasts: it goes when the report is closed and
+# no message to the reporter is still waiting to be sent (else when the last one is sent or
+# given up). The pending inputs of a closed report go at once.
+_RELEASE_LINK = """
+DELETE FROM report_links
+WHERE report_id = :report_id
+  AND EXISTS (SELECT 1 FROM reports WHERE id = :report_id AND state = 'closed')
+  AND NOT EXISTS (
+      SELECT 1 FROM outbox
+      WHERE report_id = :report_id AND chat_id IS NULL
+        AND sent_at IS NULL AND dead_reason IS NULL
+  )
+"""
+
+# --- outbox ---
+
+_OUTBOX_COLUMNS = (
+    "id, dedupe, chat_id, report_id, payload, urgent, attempts, next_attempt_at, created_at"
+)
+
+# ON CONFLICT (dedupe) DO NOTHING, not INSERT OR IGNORE: OR IGNORE would also swallow CHECK and
+# NOT NULL failures, hiding a bug as a message that silently never goes.
+_ENQUEUE = """
+INSERT INTO outbox (dedupe, chat_id, report_id, payload, urgent, attempts, next_attempt_at,
+                    created_at)
+VALUES (:dedupe, :chat_id, :report_id, :payload, :urgent, 0, :now, :now)
+ON CONFLICT (dedupe) DO NOTHING
+"""
+
+_DUE_OUTBOX = f"""
+SELECT {_OUTBOX_COLUMNS} FROM outbox
+WHERE sent_at IS NULL AND dead_reason IS NULL AND next_attempt_at <= :now
+ORDER BY urgent DESC, created_at, id
+LIMIT :limit
+"""
+
+_DEAD_REASON = re.compile(r"[a-z][a-z0-9_]{0,31}")
+"""A dead reason is a short code, so that message text or an id can never end up in it."""
+
+# What a reporter's owner tag keys: their links and pending inputs, and the messages still
+# queued to them (they could not be delivered without the link anyway). The key of a pending
+# input may carry a prefix ("r:<tag>"), so keys ending in ":<tag>" are theirs too.
+_FORGET_OWNER_OUTBOX = """
+DELETE FROM outbox
+WHERE chat_id IS NULL
+  AND report_id IN (SELECT report_id FROM report_links WHERE owner_tag = :tag)
+"""
+_FORGET_OWNER_PENDING = """
+DELETE FROM pending_inputs
+WHERE key = :tag OR substr(key, -length(:tag) - 1) = ':' || :tag
+"""
+_FORGET_OWNER_LINKS = "DELETE FROM report_links WHERE owner_tag = :tag"
 
 
 def _user(row: aiosqlite.Row) -> User:
@@ -229,6 +385,100 @@ def _invite(row: aiosqlite.Row) -> InviteRow:
         uses_left=row["uses_left"],
         expires_at=None if expires_at is None else from_db_time(expires_at),
         created_at=from_db_time(row["created_at"]),
+    )
+
+
+def _opt_time(text: str | None) -> datetime | None:
+    return None if text is None else from_db_time(text)
+
+
+def _opt_db_time(moment: datetime | None) -> str | None:
+    return None if moment is None else to_db_time(moment)
+
+
+def _report(row: aiosqlite.Row) -> Report:
+    impacts: str = row["impacts"]
+    return Report(
+        id=int(row["id"]),
+        ref=row["ref"],
+        org_id=row["org_id"],
+        type=row["type"],
+        channel=row["channel"],
+        month=row["month"],
+        repeated=bool(row["repeated"]),
+        perpetrator=row["perpetrator"],
+        police=row["police"],
+        impacts=tuple(impacts.split(",")) if impacts else (),
+        gender=row["gender"],
+        description=row["description"],
+        contact_me=bool(row["contact_me"]),
+        state=State(row["state"]),
+        created_at=from_db_time(row["created_at"]),
+        acknowledged_at=_opt_time(row["acknowledged_at"]),
+        acknowledged_by=row["acknowledged_by"],
+        closed_at=_opt_time(row["closed_at"]),
+        reminded_at=_opt_time(row["reminded_at"]),
+        escalated_at=_opt_time(row["escalated_at"]),
+    )
+
+
+def _report_params(report: Report) -> dict[str, Any]:
+    for code in report.impacts:
+        if not code or "," in code:
+            raise ValueError(f"impact code {code!r} cannot be stored")
+    return {
+        "ref": report.ref,
+        "org_id": report.org_id,
+        "type": report.type,
+        "channel": report.channel,
+        "month": report.month,
+        "repeated": int(report.repeated),
+        "perpetrator": report.perpetrator,
+        "police": report.police,
+        "impacts": ",".join(report.impacts),
+        "gender": report.gender,
+        "description": report.description,
+        "contact_me": int(report.contact_me),
+        "state": State(report.state).value,
+        "created_at": to_db_time(report.created_at),
+        "acknowledged_at": _opt_db_time(report.acknowledged_at),
+        "acknowledged_by": report.acknowledged_by,
+        "closed_at": _opt_db_time(report.closed_at),
+        "reminded_at": _opt_db_time(report.reminded_at),
+        "escalated_at": _opt_db_time(report.escalated_at),
+    }
+
+
+def _outbox_row(row: aiosqlite.Row) -> OutboxRow:
+    return OutboxRow(
+        id=int(row["id"]),
+        dedupe=row["dedupe"],
+        chat_id=row["chat_id"],
+        report_id=row["report_id"],
+        payload=bytes(row["payload"]),
+        urgent=bool(row["urgent"]),
+        attempts=int(row["attempts"]),
+        next_attempt_at=from_db_time(row["next_attempt_at"]),
+        created_at=from_db_time(row["created_at"]),
+    )
+
+
+def _draft_data(draft: Draft) -> str:
+    return json.dumps(
+        {"values": draft.values, "editing": draft.editing},
+        ensure_ascii=False,
+        separators=(",", ":"),
+        allow_nan=False,
+    )
+
+
+def _draft(row: aiosqlite.Row) -> Draft:
+    data = json.loads(row["data"])
+    return Draft(
+        org_id=row["org_id"],
+        step=row["step"],
+        values=dict(data.get("values") or {}),
+        editing=bool(data.get("editing", False)),
     )
 
 
@@ -586,3 +836,513 @@ class Database:
                 conn, user_id, invite.org_id, invite.role, invite.contact_id, now
             )
         return Redemption(invite=invite, membership=membership, replaced=replaced)
+
+    # --- drafts ------------------------------------------------------------------------------
+
+    async def get_draft(self, user_id: int) -> Draft | None:
+        """The user's report under way, or None."""
+        async with self._read() as conn:
+            row = await _one(
+                conn,
+                "SELECT org_id, step, data FROM drafts WHERE user_id = :user_id",
+                {"user_id": user_id},
+            )
+        return None if row is None else _draft(row)
+
+    async def save_draft(self, user_id: int, draft: Draft, now: datetime) -> None:
+        """Store the draft (after every step), replacing the user's earlier one.
+
+        Its values must be JSON and its description already redacted: this is on disk.
+        """
+        params = {
+            "user_id": user_id,
+            "org_id": draft.org_id,
+            "step": draft.step,
+            "data": _draft_data(draft),
+            "now": to_db_time(now),
+        }
+        async with self._write() as conn:
+            await _run(
+                conn,
+                "INSERT INTO drafts (user_id, org_id, step, data, updated_at)"
+                " VALUES (:user_id, :org_id, :step, :data, :now)"
+                " ON CONFLICT (user_id) DO UPDATE SET org_id = excluded.org_id,"
+                " step = excluded.step, data = excluded.data, updated_at = excluded.updated_at",
+                params,
+            )
+
+    async def delete_draft(self, user_id: int) -> None:
+        """Drop the user's draft, if any, from the file too."""
+        async with self._write() as conn:
+            count = await _run(
+                conn, "DELETE FROM drafts WHERE user_id = :user_id", {"user_id": user_id}
+            )
+        if count:
+            await self.checkpoint()
+
+    async def purge_drafts(self, updated_before: datetime) -> int:
+        """Delete drafts left untouched since before `updated_before`; return how many."""
+        async with self._write() as conn:
+            count = await _run(
+                conn,
+                "DELETE FROM drafts WHERE updated_at < :before",
+                {"before": to_db_time(updated_before)},
+            )
+        if count:
+            await self.checkpoint()
+        return count
+
+    # --- reports -----------------------------------------------------------------------------
+
+    async def submit_report(
+        self,
+        report: Report,
+        link: tuple[str, bytes] | None,
+        notifications: Sequence[OutboxItem],
+        draft_user_id: int,
+        now: datetime,
+    ) -> Report:
+        """Store a report, its link, its notifications, and drop the draft, in ONE transaction.
+
+        Either all of it happens or none: a failure leaves no report, nothing queued and the
+        draft as it was, so the reporter can press Send again. `report.ref` is used as given;
+        `DuplicateReference` if it is taken (draw a new one and retry). `link` is
+        `(owner_tag, sealed chat)` and is only accepted for a report with `contact_me`.
+
+        Every notification is tied to the new report (`report_id`), so deleting the report
+        deletes what is still queued about it; one with `to_reporter` goes to the linked chat.
+        Returns the stored report with its id.
+        """
+        if link is not None and not report.contact_me:
+            raise ValueError("a chat is only kept for a reporter who asked to be contacted")
+        params = _report_params(report)
+        stamp = to_db_time(now)
+        async with self._write() as conn:
+            row = await _one(conn, _INSERT_REPORT, params)
+            if row is None:
+                raise DuplicateReference(report.ref)
+            stored = _report(row)
+            if link is not None:
+                owner_tag, chat_sealed = link
+                await _run(
+                    conn,
+                    _INSERT_LINK,
+                    {
+                        "report_id": stored.id,
+                        "owner_tag": owner_tag,
+                        "chat_sealed": bytes(chat_sealed),
+                        "now": stamp,
+                    },
+                )
+            for item in notifications:
+                await self._enqueue(conn, item, stored.id, stamp)
+            await _run(
+                conn, "DELETE FROM drafts WHERE user_id = :user_id", {"user_id": draft_user_id}
+            )
+        # The log still holds the draft's pages: the user id next to what they reported. The
+        # checkpoint overwrites them (secure_delete) in the main file and truncates the log.
+        await self.checkpoint()
+        return stored
+
+    async def get_report(self, ref: str) -> Report | None:
+        async with self._read() as conn:
+            row = await _one(
+                conn, f"SELECT {_REPORT_COLUMNS} FROM reports WHERE ref = :ref", {"ref": ref}
+            )
+        return None if row is None else _report(row)
+
+    async def get_report_by_id(self, report_id: int) -> Report | None:
+        async with self._read() as conn:
+            row = await _one(
+                conn, f"SELECT {_REPORT_COLUMNS} FROM reports WHERE id = :id", {"id": report_id}
+            )
+        return None if row is None else _report(row)
+
+    async def open_reports(self, org_id: str) -> list[Report]:
+        """The organisation's reports that are not closed, newest first."""
+        async with self._read() as conn:
+            rows = await _all(
+                conn,
+                f"SELECT {_REPORT_COLUMNS} FROM reports"
+                " WHERE org_id = :org_id AND state != 'closed'"
+                " ORDER BY created_at DESC, id DESC",
+                {"org_id": org_id},
+            )
+        return [_report(row) for row in rows]
+
+    async def acknowledge(self, ref: str, contact_id: str, now: datetime) -> bool:
+        """Mark a NEW report acknowledged by routine contact `contact_id`.
+
+        One conditional UPDATE: of two coordinators pressing at once exactly one gets True; a
+        second press, or a press on a closed report, changes nothing and gets False.
+        """
+        async with self._write() as conn:
+            changed = await _run(
+                conn,
+                "UPDATE reports SET state = 'acknowledged', acknowledged_at = :now,"
+                " acknowledged_by = :contact_id WHERE ref = :ref AND state = 'new'",
+                {"ref": ref, "contact_id": contact_id, "now": to_db_time(now)},
+            )
+        return changed == 1
+
+    async def close_report(
+        self, ref: str, now: datetime, notifications: Sequence[OutboxItem] = ()
+    ) -> bool:
+        """Close a report that is not closed yet; False if there is none or it was closed.
+
+        The follow-up ends here, and with it the link to the reporter: pending inputs of the
+        report go at once, and the link goes as soon as no message to the reporter is queued.
+        To tell the reporter that the case is closed, pass the message in `notifications`
+        (queued in the same transaction): the link is then released once it is sent.
+        """
+        async with self._write() as conn:
+            row = await _one(
+                conn,
+                "UPDATE reports SET state = 'closed', closed_at = :now"
+                " WHERE ref = :ref AND state != 'closed' RETURNING id",
+                {"ref": ref, "now": to_db_time(now)},
+            )
+            if row is None:
+                return False
+            report_id = int(row["id"])
+            for item in notifications:
+                await self._enqueue(conn, item, report_id, to_db_time(now))
+            await _run(conn, "DELETE FROM pending_inputs WHERE report_id = :id", {"id": report_id})
+            await _run(conn, _RELEASE_LINK, {"report_id": report_id})
+        return True
+
+    async def append_description(self, ref: str, text: str, max_len: int) -> bool:
+        """Add (already redacted) `text` to the report's description, on a new paragraph.
+
+        The description never grows beyond `max_len` characters: text that does not fit is cut
+        and ends with "…". False if the report does not exist, is closed, `text` is blank, or
+        there is no room left at all.
+        """
+        text = text.strip()
+        if not text:
+            return False
+        async with self._write() as conn:
+            row = await _one(
+                conn, "SELECT id, description, state FROM reports WHERE ref = :ref", {"ref": ref}
+            )
+            if row is None or row["state"] == State.CLOSED.value:
+                return False
+            current: str = row["description"] or ""
+            separator = "\n\n" if current else ""
+            room = max_len - len(current) - len(separator)
+            if room <= 0:
+                return False
+            if len(text) > room:
+                text = text[: room - 1].rstrip() + "…" if room > 1 else "…"
+            await _run(
+                conn,
+                "UPDATE reports SET description = :description WHERE id = :id",
+                {"id": row["id"], "description": current + separator + text},
+            )
+        return True
+
+    async def delete_report(self, report_id: int) -> None:
+        """Delete a report with its link, pending inputs and queued messages, from the file."""
+        async with self._write() as conn:
+            await _run(conn, "DELETE FROM reports WHERE id = :id", {"id": report_id})
+        await self.checkpoint()
+
+    async def reports_of_owner(self, owner_tag: str) -> list[Report]:
+        """The reports still linked to `owner_tag`, newest first (for /mina)."""
+        async with self._read() as conn:
+            rows = await _all(
+                conn,
+                f"SELECT {_REPORT_COLUMNS_R} FROM reports r"
+                " JOIN report_links l ON l.report_id = r.id"
+                " WHERE l.owner_tag = :tag ORDER BY r.created_at DESC, r.id DESC",
+                {"tag": owner_tag},
+            )
+        return [_report(row) for row in rows]
+
+    async def link_of(self, report_id: int) -> tuple[str, bytes, bool] | None:
+        """`(owner_tag, sealed chat, shared)` of the report, or None if it has no link."""
+        async with self._read() as conn:
+            row = await _one(
+                conn,
+                "SELECT owner_tag, chat_sealed, shared FROM report_links WHERE report_id = :id",
+                {"id": report_id},
+            )
+        if row is None:
+            return None
+        return row["owner_tag"], bytes(row["chat_sealed"]), bool(row["shared"])
+
+    async def set_shared(self, report_id: int) -> None:
+        """Note that the reporter chose to tell the coordinators who they are."""
+        async with self._write() as conn:
+            await _run(
+                conn, "UPDATE report_links SET shared = 1 WHERE report_id = :id", {"id": report_id}
+            )
+
+    async def remove_link(self, report_id: int) -> None:
+        """End the link to the reporter: their chat is no longer stored, messages to them die."""
+        async with self._write() as conn:
+            await _run(conn, "DELETE FROM report_links WHERE report_id = :id", {"id": report_id})
+        await self.checkpoint()
+
+    async def forget_owner(self, owner_tag: str) -> int:
+        """Delete every link and pending input of the owner, and what is queued to them.
+
+        Returns the number of links and pending inputs deleted. Their reports stay, anonymous:
+        nothing is left that leads from them to the person. Checkpoints, so it is gone from
+        the file.
+        """
+        if not owner_tag:
+            raise ValueError("an owner tag is needed")
+        params = {"tag": owner_tag}
+        async with self._write() as conn:
+            await _run(conn, _FORGET_OWNER_OUTBOX, params)
+            changed = await _run(conn, _FORGET_OWNER_PENDING, params)
+            changed += await _run(conn, _FORGET_OWNER_LINKS, params)
+        await self.checkpoint()
+        return changed
+
+    # --- acknowledgement workflow ------------------------------------------------------------
+
+    async def unacknowledged(self, created_before: datetime) -> list[Report]:
+        """NEW reports created before `created_before`, oldest first (for reminders)."""
+        async with self._read() as conn:
+            rows = await _all(
+                conn,
+                f"SELECT {_REPORT_COLUMNS} FROM reports"
+                " WHERE state = 'new' AND created_at < :before ORDER BY created_at, id",
+                {"before": to_db_time(created_before)},
+            )
+        return [_report(row) for row in rows]
+
+    async def mark_reminded(self, report_id: int, now: datetime) -> None:
+        async with self._write() as conn:
+            await _run(
+                conn,
+                "UPDATE reports SET reminded_at = :now WHERE id = :id",
+                {"id": report_id, "now": to_db_time(now)},
+            )
+
+    async def mark_escalated(self, report_id: int, now: datetime) -> None:
+        async with self._write() as conn:
+            await _run(
+                conn,
+                "UPDATE reports SET escalated_at = :now WHERE id = :id",
+                {"id": report_id, "now": to_db_time(now)},
+            )
+
+    # --- pending inputs ----------------------------------------------------------------------
+
+    async def set_pending(self, key: str, action: str, report_id: int, now: datetime) -> None:
+        """What the next free text under `key` is for; replaces an earlier one.
+
+        `key` is never a reporter's plain id: use their owner tag (optionally prefixed,
+        `r:<tag>`). A coordinator's key is `COORDINATOR_PENDING_PREFIX` + their user id.
+        """
+        async with self._write() as conn:
+            await _run(
+                conn,
+                "INSERT INTO pending_inputs (key, action, report_id, created_at)"
+                " VALUES (:key, :action, :report_id, :now)"
+                " ON CONFLICT (key) DO UPDATE SET action = excluded.action,"
+                " report_id = excluded.report_id, created_at = excluded.created_at",
+                {"key": key, "action": action, "report_id": report_id, "now": to_db_time(now)},
+            )
+
+    async def get_pending(self, key: str) -> tuple[str, int] | None:
+        """`(action, report_id)` waiting under `key`, or None."""
+        async with self._read() as conn:
+            row = await _one(
+                conn, "SELECT action, report_id FROM pending_inputs WHERE key = :key", {"key": key}
+            )
+        return None if row is None else (row["action"], int(row["report_id"]))
+
+    async def clear_pending(self, key: str) -> None:
+        async with self._write() as conn:
+            await _run(conn, "DELETE FROM pending_inputs WHERE key = :key", {"key": key})
+
+    # --- retention ---------------------------------------------------------------------------
+
+    async def purge_reports(self, org_id: str | None, created_before: datetime) -> int:
+        """Delete the organisation's reports created before `created_before` (every
+        organisation's with `org_id=None`), with their links, pending inputs and queued
+        messages; return how many reports.
+
+        Gone from the file, not only from the tables: `secure_delete` overwrites the freed
+        content with zeros, and the TRUNCATE checkpoint afterwards copies the log into the main
+        file and empties the -wal, where old page images would otherwise linger. `vacuum()`
+        additionally rebuilds the file (and shrinks it).
+        """
+        async with self._write() as conn:
+            count = await _run(
+                conn,
+                "DELETE FROM reports WHERE (:org_id IS NULL OR org_id = :org_id)"
+                " AND created_at < :before",
+                {"org_id": org_id, "before": to_db_time(created_before)},
+            )
+        await self.checkpoint()
+        return count
+
+    async def vacuum(self) -> None:
+        """Rebuild the database file from its live content, then checkpoint the log."""
+        async with self._read() as conn:
+            await _run(conn, "VACUUM")
+            await self._checkpoint(conn)
+
+    # --- outbox ------------------------------------------------------------------------------
+
+    async def enqueue(self, items: Iterable[OutboxItem], now: datetime) -> int:
+        """Queue messages in one transaction; return how many were new.
+
+        An item whose `dedupe` is already in the outbox (queued, sent or dead) is skipped:
+        queueing the same logical message twice sends it once.
+        """
+        stamp = to_db_time(now)
+        async with self._write() as conn:
+            added = 0
+            for item in items:
+                if item.to_reporter and item.report_id is None:
+                    raise ValueError("a message to the reporter needs its report_id")
+                added += await self._enqueue(conn, item, item.report_id, stamp)
+        return added
+
+    async def _enqueue(
+        self, conn: aiosqlite.Connection, item: OutboxItem, report_id: int | None, stamp: str
+    ) -> int:
+        return await _run(
+            conn,
+            _ENQUEUE,
+            {
+                "dedupe": item.dedupe,
+                "chat_id": item.chat_id,
+                "report_id": report_id,
+                "payload": bytes(item.payload),
+                "urgent": int(item.urgent),
+                "now": stamp,
+            },
+        )
+
+    async def due_outbox(self, now: datetime, limit: int) -> list[OutboxRow]:
+        """Messages to try now: not sent, not dead, due; urgent first, then oldest."""
+        async with self._read() as conn:
+            rows = await _all(conn, _DUE_OUTBOX, {"now": to_db_time(now), "limit": limit})
+        return [_outbox_row(row) for row in rows]
+
+    async def outbox_sent(self, outbox_id: int, now: datetime) -> bool:
+        """Telegram accepted the message: mark it sent and empty its payload.
+
+        A chat that accepts a message is no longer blocked. If it was the last message queued
+        to the reporter of a closed report, the link to them ends here. Returns False if the
+        row was already sent or dead (nothing changes then).
+        """
+        async with self._write() as conn:
+            row = await _one(
+                conn,
+                "UPDATE outbox SET sent_at = :now, payload = x''"
+                " WHERE id = :id AND sent_at IS NULL AND dead_reason IS NULL"
+                " RETURNING chat_id, report_id",
+                {"id": outbox_id, "now": to_db_time(now)},
+            )
+            if row is None:
+                return False
+            if row["chat_id"] is not None:
+                await _run(
+                    conn,
+                    "DELETE FROM blocked_chats WHERE chat_id = :chat_id",
+                    {"chat_id": row["chat_id"]},
+                )
+            elif row["report_id"] is not None:
+                await _run(conn, _RELEASE_LINK, {"report_id": row["report_id"]})
+        return True
+
+    async def outbox_retry(
+        self, outbox_id: int, attempts: int, next_attempt_at: datetime, now: datetime
+    ) -> None:
+        """Try the message again at `next_attempt_at`; `attempts` is the count of failures."""
+        async with self._write() as conn:
+            await _run(
+                conn,
+                "UPDATE outbox SET attempts = :attempts, next_attempt_at = :next"
+                " WHERE id = :id AND sent_at IS NULL AND dead_reason IS NULL",
+                {"id": outbox_id, "attempts": attempts, "next": to_db_time(next_attempt_at)},
+            )
+
+    async def outbox_dead(self, outbox_id: int, reason: str, now: datetime) -> None:
+        """Give the message up for `reason`, a short code such as 'blocked' or 'bad_request'
+        (never message text: anything else is refused). Its payload is emptied."""
+        if not _DEAD_REASON.fullmatch(reason):
+            raise ValueError("a dead reason is a short lowercase code")
+        async with self._write() as conn:
+            row = await _one(
+                conn,
+                "UPDATE outbox SET dead_reason = :reason, payload = x''"
+                " WHERE id = :id AND sent_at IS NULL AND dead_reason IS NULL"
+                " RETURNING chat_id, report_id",
+                {"id": outbox_id, "reason": reason},
+            )
+            if row is not None and row["chat_id"] is None and row["report_id"] is not None:
+                await _run(conn, _RELEASE_LINK, {"report_id": row["report_id"]})
+
+    async def outbox_pending(self) -> int:
+        """How many messages are neither sent nor given up."""
+        async with self._read() as conn:
+            row = await _one(
+                conn,
+                "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL AND dead_reason IS NULL",
+                {},
+            )
+        assert row is not None
+        return int(row[0])
+
+    async def prune_outbox(self, created_before: datetime) -> int:
+        """Delete sent and dead messages queued before `created_before`; return how many.
+
+        Their dedupe keys go with them, so keep this well beyond any retry of a handler.
+        """
+        async with self._write() as conn:
+            count = await _run(
+                conn,
+                "DELETE FROM outbox WHERE (sent_at IS NOT NULL OR dead_reason IS NOT NULL)"
+                " AND created_at < :before",
+                {"before": to_db_time(created_before)},
+            )
+        return count
+
+    async def mark_blocked(self, chat_id: int, now: datetime) -> None:
+        """Telegram answered 403 for this (coordinator's) chat. Never pass a reporter's chat."""
+        async with self._write() as conn:
+            await _run(
+                conn,
+                "INSERT INTO blocked_chats (chat_id, since) VALUES (:chat_id, :now)"
+                " ON CONFLICT (chat_id) DO NOTHING",
+                {"chat_id": chat_id, "now": to_db_time(now)},
+            )
+
+    async def is_blocked(self, chat_id: int) -> bool:
+        async with self._read() as conn:
+            row = await _one(
+                conn, "SELECT 1 FROM blocked_chats WHERE chat_id = :chat_id", {"chat_id": chat_id}
+            )
+        return row is not None
+
+    async def unblock(self, chat_id: int) -> None:
+        """The chat wrote to the bot again (a successful send also unblocks it)."""
+        async with self._write() as conn:
+            await _run(
+                conn, "DELETE FROM blocked_chats WHERE chat_id = :chat_id", {"chat_id": chat_id}
+            )
+
+    # --- status ------------------------------------------------------------------------------
+
+    async def counts_for_status(self, org_id: str) -> dict[str, int]:
+        """`open` and `unacknowledged` reports of the organisation, and `outbox_pending` (all)."""
+        async with self._read() as conn:
+            row = await _one(
+                conn,
+                "SELECT"
+                " (SELECT COUNT(*) FROM reports WHERE org_id = :org_id AND state != 'closed'),"
+                " (SELECT COUNT(*) FROM reports WHERE org_id = :org_id AND state = 'new'),"
+                " (SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL AND dead_reason IS NULL)",
+                {"org_id": org_id},
+            )
+        assert row is not None
+        return {"open": int(row[0]), "unacknowledged": int(row[1]), "outbox_pending": int(row[2])}

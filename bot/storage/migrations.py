@@ -47,7 +47,105 @@ CREATE TABLE invites (
 ) STRICT, WITHOUT ROWID;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1,)
+# Version 2: incident reports, their drafts, the link back to a reporter who asked to be
+# contacted, what a chat's next free text is for, and the outbox of messages still to send.
+# Nothing in `reports` refers to a Telegram user: the only way from a report to a person is a row
+# of `report_links`, whose chat id is sealed (bot/crypto.py) and whose owner is an HMAC tag.
+_V2 = """
+-- A half-filled report, one per user, saved after every step so it survives a restart. `data` is
+-- JSON of the form's values (the description in it is already redacted) and the editing flag.
+CREATE TABLE drafts (
+    user_id    INTEGER PRIMARY KEY,  -- not a reference: a user may fill in a report before joining
+    org_id     TEXT NOT NULL,
+    step       TEXT NOT NULL,
+    data       TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+) STRICT;
+
+CREATE INDEX drafts_by_age ON drafts (updated_at);
+
+-- AUTOINCREMENT: an id is never reused after a purge, so a stale id (in a queued message or a
+-- pending input) can never come to mean another report.
+CREATE TABLE reports (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    ref             TEXT NOT NULL UNIQUE,
+    org_id          TEXT NOT NULL,
+    type            TEXT NOT NULL,
+    channel         TEXT NOT NULL,
+    month           TEXT NOT NULL CHECK (month GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]'),
+    repeated        INTEGER NOT NULL CHECK (repeated IN (0, 1)),
+    perpetrator     TEXT NOT NULL,
+    police          TEXT NOT NULL,
+    impacts         TEXT NOT NULL,  -- comma-separated codes, '' for none
+    gender          TEXT,
+    description     TEXT,           -- redacted before it gets here
+    contact_me      INTEGER NOT NULL CHECK (contact_me IN (0, 1)),
+    state           TEXT NOT NULL CHECK (state IN ('new', 'acknowledged', 'closed')),
+    created_at      TEXT NOT NULL,
+    acknowledged_at TEXT,
+    acknowledged_by TEXT,           -- a contact id of the routine, never a person
+    closed_at       TEXT,
+    reminded_at     TEXT,
+    escalated_at    TEXT
+) STRICT;
+
+CREATE INDEX reports_by_org_state ON reports (org_id, state);
+CREATE INDEX reports_by_created ON reports (created_at);
+
+-- Only for reporters who asked to be contacted, and only while the follow-up lasts.
+CREATE TABLE report_links (
+    report_id   INTEGER PRIMARY KEY REFERENCES reports (id) ON DELETE CASCADE,
+    owner_tag   TEXT NOT NULL,   -- HMAC of the user id: finds "my reports", names no one
+    chat_sealed BLOB NOT NULL,   -- the chat id, encrypted with the secret key
+    shared      INTEGER NOT NULL DEFAULT 0 CHECK (shared IN (0, 1)),
+    created_at  TEXT NOT NULL
+) STRICT;
+
+CREATE INDEX report_links_by_owner ON report_links (owner_tag);
+
+-- What the next free text of a chat is for (a coordinator's reply, a reporter's answer or added
+-- information). `key` is the owner tag of whoever will write, never a plain id.
+CREATE TABLE pending_inputs (
+    key        TEXT PRIMARY KEY,
+    action     TEXT NOT NULL,
+    report_id  INTEGER NOT NULL REFERENCES reports (id) ON DELETE CASCADE,
+    created_at TEXT NOT NULL
+) STRICT;
+
+CREATE INDEX pending_inputs_by_report ON pending_inputs (report_id);
+
+-- Messages to send, sent once each: `dedupe` makes enqueueing idempotent, and a row is marked
+-- sent only after Telegram accepted it. `chat_id` NULL means the reporter of `report_id`, whose
+-- chat is looked up (and unsealed) only when sending. The payload is sealed JSON, emptied once
+-- sent or given up.
+CREATE TABLE outbox (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    dedupe          TEXT NOT NULL UNIQUE,
+    chat_id         INTEGER,
+    report_id       INTEGER REFERENCES reports (id) ON DELETE CASCADE,
+    payload         BLOB NOT NULL,
+    urgent          INTEGER NOT NULL DEFAULT 0 CHECK (urgent IN (0, 1)),
+    attempts        INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+    next_attempt_at TEXT NOT NULL,
+    created_at      TEXT NOT NULL,
+    sent_at         TEXT,
+    dead_reason     TEXT,  -- a short code ('blocked', 'bad_request', ...), never message text
+    CHECK (chat_id IS NOT NULL OR report_id IS NOT NULL)
+) STRICT;
+
+CREATE INDEX outbox_due ON outbox (urgent DESC, next_attempt_at)
+    WHERE sent_at IS NULL AND dead_reason IS NULL;
+CREATE INDEX outbox_by_report ON outbox (report_id);
+
+-- Chats that answered 403 (the bot was blocked). Coordinators' chats only: a reporter's chat id is
+-- never written here, or anywhere else, in plain.
+CREATE TABLE blocked_chats (
+    chat_id INTEGER PRIMARY KEY,
+    since   TEXT NOT NULL
+) STRICT;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2)
 """Ordered migration scripts; the schema version of the code is `len(MIGRATIONS)`."""
 
 
