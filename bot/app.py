@@ -17,10 +17,13 @@ from telegram.request import BaseRequest
 
 from bot.config import Settings
 from bot.context import BotData, Clock, Services, TryggApp, TryggContext
+from bot.crypto import Sealer
 from bot.datadir import prepare_data_dir
 from bot.handlers.commands import publish_default_commands
 from bot.handlers.register import register
 from bot.invites import InviteService
+from bot.outbox import Outbox
+from bot.outbox import schedule as schedule_outbox
 from bot.routines.registry import RoutineRegistry
 from bot.storage.db import Database
 
@@ -78,12 +81,15 @@ def _make_post_init(settings: Settings, clock: Clock) -> Any:
         db = await Database.open(data_dir.db_path)
         registry = RoutineRegistry(settings.routines_dir)
         await asyncio.to_thread(registry.reload)
+        sealer = Sealer(data_dir.secret_key)
         app.bot_data.services = Services(
             settings=settings,
             db=db,
             registry=registry,
             invites=InviteService(db, data_dir.secret_key, clock),
             clock=clock,
+            sealer=sealer,
+            outbox=Outbox(db, sealer, clock),
         )
         log.info(
             "serving %d organisations from %s", len(registry.organisations()), settings.routines_dir
@@ -96,6 +102,7 @@ def _make_post_init(settings: Settings, clock: Clock) -> Any:
             app.job_queue.run_repeating(
                 _reload_if_changed, interval=settings.reload_interval, name=RELOAD_JOB
             )
+            schedule_outbox(app)
         _install_sighup(app)
 
     return post_init

@@ -25,6 +25,8 @@ from bot.storage import Role
 from bot.transport import Call, RecordingRequest
 
 CHAT_USER_ID = 424242
+
+
 class TerminalChat:
     """Prints what the bot sends and turns typed lines into updates."""
 

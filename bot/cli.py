@@ -45,6 +45,7 @@ _CAPPED_LOGGERS = {
     "aiosqlite": logging.WARNING,
     "apscheduler": logging.WARNING,
     "telegram": logging.INFO,
+    "telegram.request": logging.CRITICAL,  # a 502 page: logged with a traceback and the page
 }
 
 
@@ -182,6 +183,66 @@ def cmd_chat(args: argparse.Namespace) -> int:
     return asyncio.run(run_chat(settings, org=args.org, lang=args.lang, role=args.role))
 
 
+def _png_paths(path: Path, org_ids: Sequence[str]) -> dict[str, Path]:
+    """Where `--png` writes: the file itself for one organisation, `<stem>-<org><suffix>` else."""
+    if len(org_ids) == 1:
+        return {org_ids[0]: path}
+    return {org: path.with_name(f"{path.stem}-{org}{path.suffix or '.png'}") for org in org_ids}
+
+
+async def _gaps(args: argparse.Namespace, settings: Settings) -> int:
+    import json
+    from datetime import UTC, datetime
+
+    from bot.health.gaps import health_report, organisation_today, registered_contacts, to_json
+    from bot.health.report import render_report
+
+    registry = RoutineRegistry(settings.routines_dir)
+    registry.reload()
+    for path, problems in registry.problems().items():
+        print(f"trygg: {path} has {len(problems)} problem(s); see trygg check", file=sys.stderr)
+    routines = registry.organisations()
+    if args.org is not None:
+        routines = [r for r in routines if r.id == args.org]
+        if not routines:
+            known = ", ".join(r.id for r in registry.organisations()) or "none"
+            print(
+                f"trygg: no organisation {args.org!r} is loaded (known: {known})", file=sys.stderr
+            )
+            return 2
+    registered: dict[str, set[str]] = {r.id: set() for r in routines}
+    if settings.db_path.exists():  # read only in spirit: never create a database to read it
+        data_dir = prepare_data_dir(settings.data_dir)
+        async with await Database.open(data_dir.db_path) as db:
+            for routine in routines:
+                registered[routine.id] = await registered_contacts(db, routine)
+    else:
+        print(f"trygg: no database in {settings.data_dir}: no coordinator joined", file=sys.stderr)
+    now = datetime.now(UTC)
+    reports = [health_report(r, registered[r.id], organisation_today(r, now)) for r in routines]
+    by_org = list(zip(reports, routines, strict=True))
+    if args.format == "json":
+        print(json.dumps(to_json(reports), ensure_ascii=False, indent=2))
+    else:
+        texts = [render_report(rep, r, args.lang, markup=False) for rep, r in by_org]
+        print("\n\n".join(texts))
+    if args.png is not None:
+        from bot.health.heatmap import render_heatmap
+
+        targets = _png_paths(Path(args.png), [r.id for r in routines])
+        for report in reports:
+            targets[report.org_id].write_bytes(render_heatmap(report, args.lang))
+            print(f"trygg: wrote {targets[report.org_id]}", file=sys.stderr)
+    return 0  # gaps are findings, not errors
+
+
+def cmd_gaps(args: argparse.Namespace) -> int:
+    """Where each routine leaves officials alone, its review, and missing coordinators."""
+    settings = _settings_or_exit()
+    configure_logging("WARNING")
+    return asyncio.run(_gaps(args, settings))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="trygg", description="Support for elected officials who are threatened or worried."
@@ -220,6 +281,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="how long the link works, e.g. 7d (default 30d)",
     )
     invite.set_defaults(func=cmd_invite)
+
+    gaps = sub.add_parser("gaps", help="where the routines leave officials alone (exit 0)")
+    gaps.add_argument("--org", help="only this organisation (default: every one)")
+    gaps.add_argument("--format", choices=["text", "json"], default="text")
+    gaps.add_argument("--lang", choices=["sv", "en"], default="sv", help="language of text and PNG")
+    gaps.add_argument("--png", metavar="FILE", help="also draw the week as a heatmap per situation")
+    gaps.set_defaults(func=cmd_gaps)
     return parser
 
 

@@ -10,7 +10,9 @@ from typing import Any
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.config import Settings
+from bot.crypto import Sealer
 from bot.invites import InviteService
+from bot.outbox import Outbox
 from bot.routines.registry import RoutineRegistry
 from bot.storage.db import Database
 
@@ -26,6 +28,8 @@ class Services:
     registry: RoutineRegistry
     invites: InviteService
     clock: Clock
+    sealer: Sealer
+    outbox: Outbox
 
 
 class BotData:

@@ -96,13 +96,15 @@ class Harness:
 
 
 def texts(calls: list[Call]) -> list[str]:
-    """The texts of messages sent, as the user reads them (HTML parsed away)."""
-    return [c.result["text"] for c in calls if c.method == "sendMessage" and c.result]
+    """The texts of messages sent or edited, as the user reads them (HTML parsed away)."""
+    shown = ("sendMessage", "editMessageText")
+    return [c.result["text"] for c in calls if c.method in shown and isinstance(c.result, dict)]
 
 
 def html(calls: list[Call]) -> str:
     """The raw HTML of the messages sent, for links and markup."""
-    return "\n".join(str(c.params.get("text", "")) for c in calls if c.method == "sendMessage")
+    shown = ("sendMessage", "editMessageText")
+    return "\n".join(str(c.params.get("text", "")) for c in calls if c.method in shown)
 
 
 def buttons(calls: list[Call]) -> list[tuple[str, str]]:

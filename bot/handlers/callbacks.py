@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 
 _DATA = re.compile(r"^(?P<action>[a-z]{1,8}):(?P<arg>[A-Za-z0-9_.-]{0,60})$")
-ACTIONS = frozenset({"sit", "lang", "join", "forget", "menu"})
+ACTIONS = frozenset({"sit", "lang", "join", "forget", "menu", "rep", "case", "relay", "mine"})
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,26 @@ def forget(confirm: bool) -> str:
 
 def menu() -> str:
     return _make("menu")
+
+
+def report(arg: str) -> str:
+    """A button of the report form: `start.<situation>`, `set.<field>.<code>`, `send`, ..."""
+    return _make("rep", arg)
+
+
+def case(arg: str) -> str:
+    """A coordinator's button under a report: `ack.<ref>`, `reply.<ref>`, `close.<ref>`."""
+    return _make("case", arg)
+
+
+def relay(arg: str) -> str:
+    """A reporter's button under a relayed message: `answer.<ref>`, `share.<ref>`."""
+    return _make("relay", arg)
+
+
+def mine(arg: str) -> str:
+    """A button of /mina: `add.<ref>`, `del.<ref>`, `delyes.<ref>`."""
+    return _make("mine", arg)
 
 
 def parse(data: str | None) -> Callback | None:

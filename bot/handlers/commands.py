@@ -38,8 +38,28 @@ HELP = Command("hjalp", "help")
 LANGUAGE = Command("sprak", "language")
 FORGET = Command("glom", "forget")
 ROUTINE = Command("rutin", "routine", coordinator_only=True)
+CARD = Command("kort", "card")
+HEALTH = Command("halsa", "health", coordinator_only=True)
+REPORT = Command("rapportera", "report")
+CANCEL = Command("avbryt", "cancel")
+MINE = Command("mina", "myreports")
+CASES = Command("arenden", "cases", coordinator_only=True)
 
-COMMANDS = (START, CONTACT, HELP, LANGUAGE, FORGET, ROUTINE)
+# Menu order: what a frightened official needs first.
+COMMANDS = (
+    START,
+    CONTACT,
+    REPORT,
+    CANCEL,
+    MINE,
+    CARD,
+    HELP,
+    LANGUAGE,
+    FORGET,
+    CASES,
+    ROUTINE,
+    HEALTH,
+)
 
 
 def menu(lang: str, coordinator: bool) -> list[BotCommand]:

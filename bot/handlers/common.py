@@ -79,3 +79,15 @@ def menu_button(lang: str) -> InlineKeyboardMarkup:
 def is_private(update: Update) -> bool:
     chat = update.effective_chat
     return chat is not None and chat.type == chat.PRIVATE
+
+
+def markup(rows: list[list[dict[str, str]]] | None) -> InlineKeyboardMarkup | None:
+    """Buttons kept as plain data (as in the outbox) turned into a keyboard."""
+    if not rows:
+        return None
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(b["text"], callback_data=b["callback_data"]) for b in row]
+            for row in rows
+        ]
+    )

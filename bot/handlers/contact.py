@@ -8,13 +8,14 @@ from bot.context import TryggContext
 from bot.handlers import callbacks
 from bot.handlers.common import Profile, menu_button, profile, reply
 from bot.handlers.render import render_answer, situation_keyboard
+from bot.handlers.report import report_button
 from bot.i18n import t
 from bot.routines.answer import answer, find_situation, situations_for
 from bot.routines.models import Situation
 from bot.routines.triage import triage
 
-# Telegram rejects messages without text; triage only reads the first part of a huge message.
-_TRIAGE_CHARS = 1000
+# Triage reads only the start of a long message: the situation is named early, and it bounds work.
+TRIAGE_CHARS = 1000
 
 
 async def show_menu(update: Update, context: TryggContext, p: Profile | None = None) -> None:
@@ -42,7 +43,11 @@ async def send_answer(
     text = render_answer(result, p.lang, p.timezone)
     if p.routine is None:
         text = t("contact.guest_footer", p.lang, answer=text)
-    await reply(update, text, menu_button(p.lang))
+        await reply(update, text, menu_button(p.lang))
+        return
+    # A member can report what happened straight from the answer.
+    rows = [[report_button(situation.id, p.lang)], *menu_button(p.lang).inline_keyboard]
+    await reply(update, text, InlineKeyboardMarkup(rows))
 
 
 async def situation_chosen(update: Update, context: TryggContext, situation_id: str) -> None:
@@ -62,7 +67,7 @@ async def free_text(update: Update, context: TryggContext) -> None:
     text = (message.text or message.caption or "") if message else ""
     p = await profile(update, context)
     situations = situations_for(p.source)
-    result = triage(text[:_TRIAGE_CHARS], situations, p.lang)
+    result = triage(text[:TRIAGE_CHARS], situations, p.lang)
     if result.acute:
         urgent = next((s for s in situations if s.urgent), None)
         if urgent is not None:

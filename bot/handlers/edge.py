@@ -12,7 +12,7 @@ from telegram import Update
 from telegram.error import Forbidden, TelegramError
 
 from bot.context import TryggContext
-from bot.handlers import callbacks
+from bot.handlers import callbacks, cases, mine, report
 from bot.handlers.account import language_chosen
 from bot.handlers.common import profile, reply
 from bot.handlers.contact import show_menu, situation_chosen
@@ -78,6 +78,14 @@ async def button(update: Update, context: TryggContext) -> None:
         await join_chosen(update, context, data.arg)
     elif data.action == "forget":
         await forget_chosen(update, context, data.arg)
+    elif data.action == "rep":
+        await report.report_button_pressed(update, context, data.arg)
+    elif data.action == "case":
+        await cases.case_button(update, context, data.arg)
+    elif data.action == "relay":
+        await cases.relay_button(update, context, data.arg)
+    elif data.action == "mine":
+        await mine.mine_button(update, context, data.arg)
 
 
 async def on_error(update: object, context: TryggContext) -> None:

@@ -134,7 +134,10 @@ async def forget_chosen(update: Update, context: TryggContext, answer: str) -> N
     if answer != "yes":
         await reply(update, t("forget.kept", p.lang))
         return
-    await context.services.db.forget_user(p.user_id)
+    services = context.services
+    # Report links and pending replies are keyed by the user's tag, not their id.
+    await services.db.forget_owner(services.sealer.owner_tag(p.user_id))
+    await services.db.forget_user(p.user_id)
     await publish_chat_commands(context.bot, p.user_id, None)
     log.info("a user was forgotten")
     # The language preference is gone too, so the goodbye uses the Telegram language.

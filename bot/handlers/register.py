@@ -9,7 +9,18 @@ from telegram import Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.context import TryggApp, TryggContext
-from bot.handlers import account, commands, contact, edge, membership
+from bot.handlers import (
+    account,
+    cases,
+    commands,
+    contact,
+    edge,
+    health,
+    membership,
+    mine,
+    report,
+    text,
+)
 
 Callback = Callable[[Update, TryggContext], Coroutine[Any, Any, None]]
 
@@ -22,6 +33,12 @@ COMMAND_CALLBACKS: dict[commands.Command, Callback] = {
     commands.LANGUAGE: account.language_command,
     commands.FORGET: membership.forget_command,
     commands.ROUTINE: account.routine_command,
+    commands.CARD: health.card_command,
+    commands.HEALTH: health.health_command,
+    commands.REPORT: report.report_command,
+    commands.CANCEL: report.cancel_command,
+    commands.MINE: mine.mine_command,
+    commands.CASES: cases.cases_command,
 }
 
 
@@ -36,6 +53,6 @@ def register(app: TryggApp) -> None:
         app.add_handler(CommandHandler(list(set(command.names)), callback, filters=_PRIVATE))
     app.add_handler(CallbackQueryHandler(edge.button))
     app.add_handler(MessageHandler(_PRIVATE & filters.COMMAND, edge.unknown_command))
-    app.add_handler(MessageHandler(_PRIVATE & filters.TEXT, contact.free_text))
+    app.add_handler(MessageHandler(_PRIVATE & filters.TEXT, text.on_text))
     app.add_handler(MessageHandler(_PRIVATE, edge.not_text))
     app.add_error_handler(edge.on_error)

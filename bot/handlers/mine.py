@@ -1,0 +1,93 @@
+"""/mina: a reporter's own reports, found through the keyed tag of their link, never an id."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Update
+
+from bot.context import TryggContext
+from bot.handlers import callbacks
+from bot.handlers.common import markup, profile, reply
+from bot.i18n import escape, t
+from bot.reports.model import Report
+
+log = logging.getLogger(__name__)
+
+
+async def mine_command(update: Update, context: TryggContext) -> None:
+    """/mina: the user's reports that still have a contact link, with add and delete buttons."""
+    p = await profile(update, context)
+    services = context.services
+    reports = await services.db.reports_of_owner(services.sealer.owner_tag(p.user_id))
+    if not reports:
+        await reply(update, t("mine.none", p.lang))
+        return
+    lines: list[str] = [t("mine.head", p.lang, count=len(reports))]
+    rows = []
+    for report in reports[:20]:
+        kind = t(f"field.type.{report.type}", p.lang)
+        state = t(f"case.state.{report.state.value}", p.lang)
+        lines.append(
+            f"• <b>{escape(report.ref)}</b> {escape(kind)}, {report.month} – {escape(state)}"
+        )
+        rows.append(
+            [
+                {
+                    "text": t("button.add_info", p.lang, ref=report.ref),
+                    "callback_data": callbacks.mine(f"add.{report.ref}"),
+                },
+                {
+                    "text": t("button.delete_report", p.lang, ref=report.ref),
+                    "callback_data": callbacks.mine(f"del.{report.ref}"),
+                },
+            ]
+        )
+    await reply(update, "\n".join(lines), markup(rows))
+
+
+async def _own_report(update: Update, context: TryggContext, ref: str) -> Report | None:
+    p = await profile(update, context)
+    services = context.services
+    report = await services.db.get_report(ref)
+    link = await services.db.link_of(report.id) if report else None
+    if report is None or link is None or link[0] != services.sealer.owner_tag(p.user_id):
+        await reply(update, t("case.not_found", p.lang))
+        return None
+    return report
+
+
+async def mine_button(update: Update, context: TryggContext, arg: str) -> None:
+    """`add.<ref>` asks for more text; `del.<ref>` asks to confirm; `delyes.<ref>` deletes."""
+    verb, _, ref = arg.partition(".")
+    report = await _own_report(update, context, ref)
+    if report is None:
+        return
+    p = await profile(update, context)
+    services = context.services
+    if verb == "add":
+        tag = services.sealer.owner_tag(p.user_id)
+        await services.db.set_pending("r:" + tag, "add", report.id, services.clock())
+        await reply(update, t("mine.write_addition", p.lang, ref=ref))
+    elif verb == "del":
+        rows = [
+            [
+                {
+                    "text": t("button.delete_yes", p.lang),
+                    "callback_data": callbacks.mine(f"delyes.{ref}"),
+                },
+                {
+                    "text": t("button.forget_no", p.lang),
+                    "callback_data": callbacks.mine(f"keep.{ref}"),
+                },
+            ]
+        ]
+        await reply(update, t("mine.confirm_delete", p.lang, ref=ref), markup(rows))
+    elif verb == "delyes":
+        await services.db.delete_report(report.id)
+        log.info("a reporter deleted a report of %s", report.org_id)
+        await reply(update, t("mine.deleted", p.lang, ref=ref))
+    elif verb == "keep":
+        await reply(update, t("forget.kept", p.lang))
+    else:
+        await reply(update, t("callback.outdated", p.lang))

@@ -1,0 +1,36 @@
+"""A plain message in a private chat: a reply being written, a report's description, or a question.
+
+Acute danger wins over everything: whatever the user was doing, words of immediate danger also
+get the 112 answer.
+"""
+
+from __future__ import annotations
+
+from telegram import Update
+
+from bot.context import TryggContext
+from bot.handlers import cases, contact, report
+from bot.handlers.common import profile, reply
+from bot.i18n import t
+from bot.routines.answer import situations_for
+from bot.routines.triage import triage
+
+
+async def on_text(update: Update, context: TryggContext) -> None:
+    """Route a plain message to what the user is in the middle of, else triage it."""
+    p = await profile(update, context)
+    message = update.effective_message
+    text = (message.text or "") if message else ""
+    if await cases.pending_text(update, context, p):
+        if triage(text[: contact.TRIAGE_CHARS], situations_for(p.source), p.lang).acute:
+            await contact.free_text(update, context)
+        return
+    draft = await context.services.db.get_draft(p.user_id) if p.routine else None
+    if draft is not None and draft.step == "description" and draft.org_id == p.routine.id:  # type: ignore[union-attr]
+        if triage(text[: contact.TRIAGE_CHARS], situations_for(p.source), p.lang).acute:
+            await contact.free_text(update, context)
+        await report.description_text(update, context, p, draft)
+        return
+    await contact.free_text(update, context)
+    if draft is not None:
+        await reply(update, t("report.waiting", p.lang))
