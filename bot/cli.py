@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import re
 import sys
 from collections.abc import Sequence
@@ -92,7 +93,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Check routine files; print every problem as path:line:column: key.path: message."""
-    routines_dir = Path(args.routines or "routines")
+    routines_dir = Path(args.routines or os.environ.get("TRYGG_ROUTINES") or "routines")
     paths = [Path(p) for p in args.paths] or [routines_dir]
     missing = [p for p in paths if not p.exists()]
     for path in missing:
@@ -255,7 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="check routine files and print every error")
     check.add_argument("paths", nargs="*", help="files or directories (default: the routines)")
-    check.add_argument("--routines", help="directory with _national.yaml (default: routines)")
+    check.add_argument("--routines", help="directory with _national.yaml (default: $TRYGG_ROUTINES or routines)")
     check.set_defaults(func=cmd_check)
 
     chat = sub.add_parser("chat", help="talk to the bot in the terminal, no network")

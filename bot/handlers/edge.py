@@ -98,7 +98,7 @@ async def on_error(update: object, context: TryggContext) -> None:
     if error is None:
         return
     where = "".join(traceback.format_tb(error.__traceback__)) if error.__traceback__ else ""
-    kind = type(update).__name__ if update is not None else "job"
+    kind = type(update).__name__ if update is not None else "poll or job"
     log.error("handling a %s failed with %s\n%s", kind, type(error).__name__, where)
     if isinstance(error, Forbidden) or not isinstance(update, Update):
         return
