@@ -256,7 +256,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="check routine files and print every error")
     check.add_argument("paths", nargs="*", help="files or directories (default: the routines)")
-    check.add_argument("--routines", help="directory with _national.yaml (default: $TRYGG_ROUTINES or routines)")
+    check.add_argument(
+        "--routines", help="directory with _national.yaml (default: $TRYGG_ROUTINES or routines)"
+    )
     check.set_defaults(func=cmd_check)
 
     chat = sub.add_parser("chat", help="talk to the bot in the terminal, no network")
