@@ -356,49 +356,48 @@ async def pending_text(update: Update, context: TryggContext, p: Profile) -> boo
     services = context.services
     message = update.effective_message
     text = (message.text or "") if message else ""
-    for key in (f"c:{p.user_id}", "r:" + services.sealer.owner_tag(p.user_id)):
-        pending = await services.db.get_pending(key)
-        if pending is None:
-            continue
-        action, report_id = pending
-        await services.db.clear_pending(key)
-        report = await services.db.get_report_by_id(report_id)
-        routine = services.registry.get(report.org_id) if report else None
-        if report is None or routine is None:
-            await reply(update, t("case.not_found", p.lang))
-            return True
-        now = services.clock()
-        stamp = now.strftime("%Y%m%d%H%M%S%f")
-        if action == "reply":
-            # The coordinator writes as an official of the organisation: their text goes as is.
-            await _tell_reporter(
-                context,
-                report,
-                routine.organisation.default_language,
-                "relay.from_coordinator",
-                f"relay-c:{report.ref}:{stamp}",
-                _reporter_buttons(report, routine.organisation.default_language),
-                text=text[:3000],
-            )
-            await reply(update, t("relay.sent", p.lang, ref=report.ref))
-        elif action == "answer":
-            await _tell_coordinators(
-                context,
-                routine,
-                report,
-                "relay.from_reporter",
-                f"relay-r:{report.ref}:{stamp}",
-                with_buttons=True,
-                text=text[:3000],
-            )
-            await reply(update, t("relay.sent", p.lang, ref=report.ref))
-        elif action == "add":
-            redacted = anonymise(text[:2000]).text
-            await services.db.append_description(report.ref, redacted, 4000)
-            await _tell_coordinators(
-                context, routine, report, "relay.added", f"add:{report.ref}:{stamp}", text=redacted
-            )
-            await reply(update, t("mine.added", p.lang, ref=report.ref, text=redacted))
-        await services.outbox.kick(context.application)
+    keys = (f"c:{p.user_id}", "r:" + services.sealer.owner_tag(p.user_id))
+    pending = await services.db.first_pending(keys)
+    if pending is None:
+        return False
+    key, action, report_id = pending
+    await services.db.clear_pending(key)
+    report = await services.db.get_report_by_id(report_id)
+    routine = services.registry.get(report.org_id) if report else None
+    if report is None or routine is None:
+        await reply(update, t("case.not_found", p.lang))
         return True
-    return False
+    now = services.clock()
+    stamp = now.strftime("%Y%m%d%H%M%S%f")
+    if action == "reply":
+        # The coordinator writes as an official of the organisation: their text goes as is.
+        await _tell_reporter(
+            context,
+            report,
+            routine.organisation.default_language,
+            "relay.from_coordinator",
+            f"relay-c:{report.ref}:{stamp}",
+            _reporter_buttons(report, routine.organisation.default_language),
+            text=text[:3000],
+        )
+        await reply(update, t("relay.sent", p.lang, ref=report.ref))
+    elif action == "answer":
+        await _tell_coordinators(
+            context,
+            routine,
+            report,
+            "relay.from_reporter",
+            f"relay-r:{report.ref}:{stamp}",
+            with_buttons=True,
+            text=text[:3000],
+        )
+        await reply(update, t("relay.sent", p.lang, ref=report.ref))
+    elif action == "add":
+        redacted = anonymise(text[:2000]).text
+        await services.db.append_description(report.ref, redacted, 4000)
+        await _tell_coordinators(
+            context, routine, report, "relay.added", f"add:{report.ref}:{stamp}", text=redacted
+        )
+        await reply(update, t("mine.added", p.lang, ref=report.ref, text=redacted))
+    await services.outbox.kick(context.application)
+    return True

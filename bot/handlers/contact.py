@@ -61,11 +61,11 @@ async def situation_chosen(update: Update, context: TryggContext, situation_id: 
     await send_answer(update, context, p, situation)
 
 
-async def free_text(update: Update, context: TryggContext) -> None:
+async def free_text(update: Update, context: TryggContext, p: Profile | None = None) -> None:
     """A plain message: triage it to a situation, acute danger straight to the urgent answer."""
     message = update.effective_message
     text = (message.text or message.caption or "") if message else ""
-    p = await profile(update, context)
+    p = p or await profile(update, context)
     situations = situations_for(p.source)
     result = triage(text[:TRIAGE_CHARS], situations, p.lang)
     if result.acute:

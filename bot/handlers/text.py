@@ -23,14 +23,14 @@ async def on_text(update: Update, context: TryggContext) -> None:
     text = (message.text or "") if message else ""
     if await cases.pending_text(update, context, p):
         if triage(text[: contact.TRIAGE_CHARS], situations_for(p.source), p.lang).acute:
-            await contact.free_text(update, context)
+            await contact.free_text(update, context, p)
         return
     draft = await context.services.db.get_draft(p.user_id) if p.routine else None
     if draft is not None and draft.step == "description" and draft.org_id == p.routine.id:  # type: ignore[union-attr]
         if triage(text[: contact.TRIAGE_CHARS], situations_for(p.source), p.lang).acute:
-            await contact.free_text(update, context)
+            await contact.free_text(update, context, p)
         await report.description_text(update, context, p, draft)
         return
-    await contact.free_text(update, context)
+    await contact.free_text(update, context, p)
     if draft is not None:
         await reply(update, t("report.waiting", p.lang))

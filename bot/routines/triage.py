@@ -442,7 +442,8 @@ class TriageIndex:
             for target, value in best.items():
                 scores[target] += value
         for target, phrase in self._phrases:
-            if _phrase_found(phrase.words, inflected):
+            # Most phrases fail on their first word: checking it first skips the full search.
+            if phrase.words[0] in inflected and _phrase_found(phrase.words, inflected):
                 bonus = 1.0 + PHRASE_BONUS * (len(phrase.words) - 1)
                 scores[target] += phrase.weight * bonus * _language_factor(phrase.lang, lang)
         return self._result(acute, scores)
@@ -460,6 +461,8 @@ class TriageIndex:
             if any(wid in self._acute_single for wid, _ in analysis[token]):
                 return True
         for phrase in self._acute_phrases:
+            if not all(wid in positions for wid in phrase.words):
+                continue
             kept = {
                 wid: [p for p in positions.get(wid, ()) if p not in benign] for wid in phrase.words
             }

@@ -102,6 +102,9 @@ class OutboxItem:
 
     A message to the reporter (`to_reporter=True`) has no chat id: the sender looks up the
     sealed chat of `report_id` when it sends, so a reporter who removed the link gets nothing.
+
+    `not_before` holds a message back until then (a reminder queued in quiet hours waits for
+    their end); None sends it as soon as the sender gets to it.
     """
 
     dedupe: str
@@ -110,6 +113,7 @@ class OutboxItem:
     to_reporter: bool = False
     report_id: int | None = None
     urgent: bool = False
+    not_before: datetime | None = None
 
     def __post_init__(self) -> None:
         if not self.dedupe:
@@ -272,6 +276,10 @@ _FORGET_USER: tuple[str, ...] = (
     f"DELETE FROM pending_inputs WHERE key = '{COORDINATOR_PENDING_PREFIX}' || :user_id",
     "DELETE FROM memberships WHERE user_id = :user_id",
     "DELETE FROM users WHERE user_id = :user_id",
+    # Messages queued or sent to the user's own chat (reminders, a coordinator's notices), and
+    # the note that they blocked the bot: the chat id of a private chat is the user id.
+    "DELETE FROM outbox WHERE chat_id = :user_id",
+    "DELETE FROM blocked_chats WHERE chat_id = :user_id",
 )
 
 # --- reports ---
@@ -326,7 +334,7 @@ _OUTBOX_COLUMNS = (
 _ENQUEUE = """
 INSERT INTO outbox (dedupe, chat_id, report_id, payload, urgent, attempts, next_attempt_at,
                     created_at)
-VALUES (:dedupe, :chat_id, :report_id, :payload, :urgent, 0, :now, :now)
+VALUES (:dedupe, :chat_id, :report_id, :payload, :urgent, 0, :next_attempt_at, :now)
 ON CONFLICT (dedupe) DO NOTHING
 """
 
@@ -483,14 +491,16 @@ def _draft(row: aiosqlite.Row) -> Draft:
 
 
 async def _one(conn: aiosqlite.Connection, sql: str, params: Params) -> aiosqlite.Row | None:
-    """First row of `sql`; the cursor is closed so a RETURNING statement never blocks COMMIT."""
-    async with conn.execute(sql, params) as cursor:
-        return await cursor.fetchone()
+    """First row of `sql`, read whole in one round trip to the database thread.
+
+    Reading every row also completes a RETURNING statement, so it never blocks COMMIT.
+    """
+    rows = await conn.execute_fetchall(sql, params)
+    return next(iter(rows), None)
 
 
 async def _all(conn: aiosqlite.Connection, sql: str, params: Params) -> list[aiosqlite.Row]:
-    async with conn.execute(sql, params) as cursor:
-        return list(await cursor.fetchall())
+    return list(await conn.execute_fetchall(sql, params))
 
 
 async def _run(conn: aiosqlite.Connection, sql: str, params: Params | None = None) -> int:
@@ -1156,6 +1166,27 @@ class Database:
             )
         return None if row is None else (row["action"], int(row["report_id"]))
 
+    async def first_pending(self, keys: Sequence[str]) -> tuple[str, str, int] | None:
+        """`(key, action, report_id)` of the first of `keys` with input waiting, in one query.
+
+        Every plain message asks this, so one round trip instead of one per key.
+        """
+        params = {f"k{i}": key for i, key in enumerate(keys)}
+        if not params:
+            return None
+        placeholders = ", ".join(f":{name}" for name in params)
+        async with self._read() as conn:
+            rows = await _all(
+                conn,
+                f"SELECT key, action, report_id FROM pending_inputs WHERE key IN ({placeholders})",
+                params,
+            )
+        found = {row["key"]: (row["action"], int(row["report_id"])) for row in rows}
+        for key in keys:
+            if key in found:
+                return key, *found[key]
+        return None
+
     async def clear_pending(self, key: str) -> None:
         async with self._write() as conn:
             await _run(conn, "DELETE FROM pending_inputs WHERE key = :key", {"key": key})
@@ -1188,6 +1219,49 @@ class Database:
             await _run(conn, "VACUUM")
             await self._checkpoint(conn)
 
+    async def report_orgs(self) -> dict[str, int]:
+        """Every organisation that has reports, with how many (also of unloaded routines)."""
+        async with self._read() as conn:
+            rows = await _all(
+                conn, "SELECT org_id, COUNT(*) FROM reports GROUP BY org_id ORDER BY org_id", {}
+            )
+        return {row[0]: int(row[1]) for row in rows}
+
+    async def count_reports_before(self, org_id: str | None, created_before: datetime) -> int:
+        """How many reports `purge_reports` with the same arguments would delete."""
+        async with self._read() as conn:
+            row = await _one(
+                conn,
+                "SELECT COUNT(*) FROM reports WHERE (:org_id IS NULL OR org_id = :org_id)"
+                " AND created_at < :before",
+                {"org_id": org_id, "before": to_db_time(created_before)},
+            )
+        assert row is not None
+        return int(row[0])
+
+    async def count_drafts_before(self, updated_before: datetime) -> int:
+        """How many drafts `purge_drafts` with the same argument would delete."""
+        async with self._read() as conn:
+            row = await _one(
+                conn,
+                "SELECT COUNT(*) FROM drafts WHERE updated_at < :before",
+                {"before": to_db_time(updated_before)},
+            )
+        assert row is not None
+        return int(row[0])
+
+    async def count_prunable_outbox(self, created_before: datetime) -> int:
+        """How many messages `prune_outbox` with the same argument would delete."""
+        async with self._read() as conn:
+            row = await _one(
+                conn,
+                "SELECT COUNT(*) FROM outbox WHERE (sent_at IS NOT NULL OR dead_reason IS NOT NULL)"
+                " AND created_at < :before",
+                {"before": to_db_time(created_before)},
+            )
+        assert row is not None
+        return int(row[0])
+
     # --- outbox ------------------------------------------------------------------------------
 
     async def enqueue(self, items: Iterable[OutboxItem], now: datetime) -> int:
@@ -1217,6 +1291,7 @@ class Database:
                 "report_id": report_id,
                 "payload": bytes(item.payload),
                 "urgent": int(item.urgent),
+                "next_attempt_at": max(stamp, _opt_db_time(item.not_before) or stamp),
                 "now": stamp,
             },
         )
