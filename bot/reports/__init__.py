@@ -1,0 +1,1 @@
+"""Incident reports, and the anonymisation of their free-text descriptions."""
