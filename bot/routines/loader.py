@@ -45,7 +45,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -174,7 +174,48 @@ class LoadResult:
 # libyaml parses about six times faster than PyYAML's pure-Python parser, but places a few
 # errors one column differently; so a file is read with libyaml first, and only a file with
 # problems is read again with the Python parser, whose positions the error messages promise.
-_FAST_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# The loader reads every scalar as written and asks a node's tag only whether it is null, so
+# the full implicit resolver (a regex battery per scalar) is replaced by one for null alone.
+class _NullOnlyResolver(yaml.resolver.BaseResolver):
+    pass
+
+
+_NullOnlyResolver.add_implicit_resolver(
+    _NULL_TAG, re.compile(r"^(?:~|null|Null|NULL|)$"), ["~", "n", "N", ""]
+)
+
+try:
+    from yaml.cyaml import CParser  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover - PyYAML built without libyaml
+    _FAST_LOADER: type[Any] = yaml.SafeLoader
+else:
+
+    class _FastLoader(CParser, yaml.constructor.SafeConstructor, _NullOnlyResolver):
+        def __init__(self, stream: str) -> None:
+            CParser.__init__(self, stream)
+            yaml.constructor.SafeConstructor.__init__(self)
+            _NullOnlyResolver.__init__(self)
+
+    _FAST_LOADER = _FastLoader
+
+
+def _has_duplicate_keys(root: Node) -> bool:
+    """Whether any mapping in the tree repeats a key; a cheap walk without paths."""
+    stack = [root]
+    seen: set[int] = set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, MappingNode):
+            keys = [k.value for k, _ in node.value if isinstance(k, ScalarNode)]
+            if len(keys) != len(set(keys)):
+                return True
+            stack.extend(v for _, v in node.value)
+        elif isinstance(node, SequenceNode):
+            stack.extend(node.value)
+    return False
 
 
 def load_national(path: Path) -> National:
@@ -197,7 +238,7 @@ def load_routine(path: Path, national: National) -> Routine:
         return _load_routine(path, national, yaml.SafeLoader)
 
 
-def _load_national(path: Path, loader: type[yaml.SafeLoader]) -> National:
+def _load_national(path: Path, loader: type[Any]) -> National:
     reader = _Reader(path, national=None, loader=loader)
     root = reader.read_root()
     if root is None:
@@ -205,7 +246,7 @@ def _load_national(path: Path, loader: type[yaml.SafeLoader]) -> National:
     return reader.build_national(root)
 
 
-def _load_routine(path: Path, national: National, loader: type[yaml.SafeLoader]) -> Routine:
+def _load_routine(path: Path, national: National, loader: type[Any]) -> Routine:
     reader = _Reader(path, national=national, loader=loader)
     root = reader.read_root()
     if root is None:
@@ -384,7 +425,7 @@ class _Reader:
     """
 
     def __init__(
-        self, path: Path, national: National | None, loader: type[yaml.SafeLoader] = yaml.SafeLoader
+        self, path: Path, national: National | None, loader: type[Any] = yaml.SafeLoader
     ) -> None:
         self.path = path
         self.national = national
@@ -434,7 +475,8 @@ class _Reader:
         if not isinstance(root, MappingNode):
             self.report(root, "", f"expected keys such as `schema: 1`, got {_describe(root)}")
             return None
-        self.check_duplicates(root, "", set())
+        if _has_duplicate_keys(root):  # the path-building walk only when there is one
+            self.check_duplicates(root, "", set())
         return root
 
     def read_text(self) -> str | None:
