@@ -278,7 +278,7 @@ async def test_a_failing_handler_apologises_and_logs_nothing_personal(
     async def broken(user_id: int) -> None:
         raise RuntimeError(f"database gone while reading {user_id} {secret}")
 
-    monkeypatch.setattr(harness.services.db, "get_membership", broken)
+    monkeypatch.setattr(harness.services.db, "get_profile", broken)
     configure_logging("DEBUG")  # the most a deployment can log: third-party loggers stay capped
     with caplog.at_level(logging.NOTSET):
         calls = await harness.send(ANNA, secret, first_name="Anna", username="anna_b")

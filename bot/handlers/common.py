@@ -44,11 +44,10 @@ async def profile(update: Update, context: TryggContext) -> Profile:
     if user is None:
         raise ValueError("update without a user")
     services = context.services
-    stored = await services.db.get_user(user.id)
+    stored, membership = await services.db.get_profile(user.id)
     lang = stored.lang if stored and stored.lang_chosen and stored.lang else None
     if lang is None:
         lang = normalise_language(user.language_code)
-    membership = await services.db.get_membership(user.id)
     routine = services.registry.get(membership.org_id) if membership else None
     return Profile(user.id, lang, membership, routine, services.registry.national)
 

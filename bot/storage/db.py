@@ -345,6 +345,36 @@ ORDER BY urgent DESC, created_at, id
 LIMIT :limit
 """
 
+# --- reminders ---
+
+_RECORD_REMINDER = """
+INSERT INTO reminders_sent (key, sent_at) VALUES (:key, :now)
+ON CONFLICT (key) DO NOTHING
+"""
+
+# One message per member of the organisation in the given language (the default language's
+# message also goes to members whose language has none), skipping members who turned reminders
+# off and chats that blocked the bot. The WHERE clause also keeps SQLite from reading the upsert's
+# ON CONFLICT as a join constraint.
+_BROADCAST = """
+INSERT INTO outbox (dedupe, chat_id, report_id, payload, urgent, attempts, next_attempt_at,
+                    created_at)
+SELECT :prefix || m.user_id, m.user_id, NULL, :payload, 0, 0, :next, :now
+FROM memberships m LEFT JOIN users u ON u.user_id = m.user_id
+WHERE m.org_id = :org_id AND m.digest_enabled = 1
+  AND m.user_id NOT IN (SELECT chat_id FROM blocked_chats)
+  AND (u.lang = :lang
+       OR (:fallback = 1 AND (u.lang IS NULL
+                              OR u.lang NOT IN (SELECT value FROM json_each(:langs)))))
+ORDER BY m.user_id
+ON CONFLICT (dedupe) DO NOTHING
+"""
+
+
+class _AlreadyRecorded(Exception):
+    """A period key was recorded before: the transaction is rolled back."""
+
+
 _DEAD_REASON = re.compile(r"[a-z][a-z0-9_]{0,31}")
 """A dead reason is a short code, so that message text or an id can never end up in it."""
 
@@ -665,6 +695,21 @@ class Database:
             )
         assert row is not None  # just inserted or updated in this transaction
         return _user(row)
+
+    async def get_profile(self, user_id: int) -> tuple[User | None, Membership | None]:
+        """The user and their membership in one query: every update asks for both."""
+        async with self._read() as conn:
+            row = await _one(
+                conn,
+                "SELECT u.user_id, u.lang, u.lang_chosen, u.created_at,"
+                " m.org_id, m.role, m.contact_id, m.joined_at, m.digest_enabled"
+                " FROM users u LEFT JOIN memberships m ON m.user_id = u.user_id"
+                " WHERE u.user_id = :user_id",
+                {"user_id": user_id},
+            )
+        if row is None:
+            return None, None
+        return _user(row), None if row["org_id"] is None else _membership(row)
 
     async def forget_user(self, user_id: int) -> bool:
         """Delete the user and everything stored about them; return whether there was anything.
@@ -1405,6 +1450,148 @@ class Database:
             await _run(
                 conn, "DELETE FROM blocked_chats WHERE chat_id = :chat_id", {"chat_id": chat_id}
             )
+
+    # --- reminders ---------------------------------------------------------------------------
+
+    async def reminders_recorded(self, keys: Iterable[str]) -> set[str]:
+        """Which of the period `keys` have been acted on (see `record_reminder`)."""
+        wanted = sorted(set(keys))
+        if not wanted:
+            return set()
+        async with self._read() as conn:
+            rows = await _all(
+                conn,
+                "SELECT key FROM reminders_sent WHERE key IN (SELECT value FROM json_each(:keys))",
+                {"keys": json.dumps(wanted)},
+            )
+        return {row[0] for row in rows}
+
+    async def record_reminder(
+        self,
+        keys: Sequence[str],
+        items: Iterable[OutboxItem],
+        now: datetime,
+        *,
+        reminded: int | None = None,
+        escalated: int | None = None,
+    ) -> bool:
+        """Record the period `keys` and queue `items`, in ONE transaction; False (and nothing
+        changes) if any key was recorded before.
+
+        A crash before the commit leaves neither, so the job does it again; after the commit the
+        keys stop it for good. `reminded`/`escalated` mark that report's acknowledgement reminder
+        or escalation in the same transaction.
+        """
+        if not keys:
+            raise ValueError("a reminder needs at least one period key")
+        stamp = to_db_time(now)
+        try:
+            async with self._write() as conn:
+                for key in keys:
+                    if not await _run(conn, _RECORD_REMINDER, {"key": key, "now": stamp}):
+                        raise _AlreadyRecorded
+                for item in items:
+                    if item.to_reporter and item.report_id is None:
+                        raise ValueError("a message to the reporter needs its report_id")
+                    await self._enqueue(conn, item, item.report_id, stamp)
+                for column, report_id in (("reminded_at", reminded), ("escalated_at", escalated)):
+                    if report_id is not None:
+                        await _run(
+                            conn,
+                            f"UPDATE reports SET {column} = :now WHERE id = :id",
+                            {"id": report_id, "now": stamp},
+                        )
+        except _AlreadyRecorded:
+            return False
+        return True
+
+    async def record_broadcast(
+        self,
+        key: str,
+        org_id: str,
+        payloads: Mapping[str, bytes],
+        default_lang: str,
+        now: datetime,
+        *,
+        not_before: datetime | None = None,
+    ) -> int | None:
+        """Record `key` and queue one message to every member of `org_id` who has reminders on
+        and has not blocked the bot, in ONE transaction; return how many were queued, or None
+        if `key` was recorded before (nothing changes then).
+
+        `payloads` holds the sealed message per language; a member gets the one of their
+        language (`users.lang`), else the one of `default_lang`, which must be there. Each
+        message's dedupe key is `key:<user id>`. The rows are written by INSERT ... SELECT, so
+        a digest to 40,000 members costs neither 40,000 round trips nor their memory.
+        """
+        if default_lang not in payloads:
+            raise ValueError("the default language's message is missing")
+        stamp = to_db_time(now)
+        params: dict[str, Any] = {
+            "org_id": org_id,
+            "prefix": key + ":",
+            "langs": json.dumps(sorted(payloads)),
+            "next": max(stamp, _opt_db_time(not_before) or stamp),
+            "now": stamp,
+        }
+        async with self._write() as conn:
+            if not await _run(conn, _RECORD_REMINDER, {"key": key, "now": stamp}):
+                return None
+            queued = 0
+            for lang, payload in sorted(payloads.items()):
+                values = {**params, "lang": lang, "fallback": int(lang == default_lang)}
+                queued += await _run(conn, _BROADCAST, {**values, "payload": payload})
+        return queued
+
+    async def set_digest(self, user_id: int, enabled: bool) -> bool:
+        """Turn the member's reminders (digest and events) on or off; False if not a member."""
+        async with self._write() as conn:
+            changed = await _run(
+                conn,
+                "UPDATE memberships SET digest_enabled = :enabled WHERE user_id = :user_id",
+                {"user_id": user_id, "enabled": int(enabled)},
+            )
+        return changed == 1
+
+    async def followup_reports(self) -> list[Report]:
+        """Open reports whose reporter asked to be contacted and still has a link, oldest first."""
+        async with self._read() as conn:
+            rows = await _all(
+                conn,
+                f"SELECT {_REPORT_COLUMNS_R} FROM reports r"
+                " JOIN report_links l ON l.report_id = r.id"
+                " WHERE r.state != 'closed' AND r.contact_me = 1 ORDER BY r.created_at, r.id",
+                {},
+            )
+        return [_report(row) for row in rows]
+
+    async def outbox_sent_many(self, outbox_ids: Sequence[int], now: datetime) -> int:
+        """`outbox_sent` for many rows in one transaction (one commit for a burst of answers);
+        return how many were marked (rows already sent or dead are left as they are)."""
+        if not outbox_ids:
+            return 0
+        async with self._write() as conn:
+            rows = await _all(
+                conn,
+                "UPDATE outbox SET sent_at = :now, payload = x''"
+                " WHERE id IN (SELECT value FROM json_each(:ids))"
+                " AND sent_at IS NULL AND dead_reason IS NULL"
+                " RETURNING chat_id, report_id",
+                {"ids": json.dumps(list(outbox_ids)), "now": to_db_time(now)},
+            )
+            chats = sorted({row["chat_id"] for row in rows if row["chat_id"] is not None})
+            if chats:
+                await _run(
+                    conn,
+                    "DELETE FROM blocked_chats"
+                    " WHERE chat_id IN (SELECT value FROM json_each(:chats))",
+                    {"chats": json.dumps(chats)},
+                )
+            for report_id in sorted(
+                {row["report_id"] for row in rows if row["chat_id"] is None and row["report_id"]}
+            ):
+                await _run(conn, _RELEASE_LINK, {"report_id": report_id})
+        return len(rows)
 
     # --- status ------------------------------------------------------------------------------
 
