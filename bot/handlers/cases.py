@@ -16,8 +16,8 @@ from telegram import Update
 from bot.context import Services, TryggContext
 from bot.handlers import callbacks
 from bot.handlers.common import Profile, markup, profile, reply
-from bot.handlers.report_text import summary_lines
-from bot.i18n import Html, escape, t
+from bot.handlers.report_text import report_line, summary_lines
+from bot.i18n import Html, t
 from bot.outbox import message
 from bot.reports.anonymise import anonymise
 from bot.reports.model import Draft, Report, State, new_reference, report_from_draft
@@ -304,11 +304,7 @@ async def cases_command(update: Update, context: TryggContext) -> None:
     lines: list[str] = [t("case.list_head", p.lang, count=len(reports))]
     buttons = []
     for report in reports[:30]:
-        state = t(f"case.state.{report.state.value}", p.lang)
-        kind = t(f"field.type.{report.type}", p.lang)
-        lines.append(
-            f"• <b>{escape(report.ref)}</b> {escape(kind)}, {report.month} – {escape(state)}"
-        )
+        lines.append(report_line(report, p.lang))
         buttons.append(
             [{"text": report.ref, "callback_data": callbacks.case(f"show.{report.ref}")}]
         )

@@ -9,7 +9,8 @@ from telegram import Update
 from bot.context import TryggContext
 from bot.handlers import callbacks
 from bot.handlers.common import markup, profile, reply
-from bot.i18n import escape, t
+from bot.handlers.report_text import report_line
+from bot.i18n import t
 from bot.reports.model import Report
 
 log = logging.getLogger(__name__)
@@ -26,11 +27,7 @@ async def mine_command(update: Update, context: TryggContext) -> None:
     lines: list[str] = [t("mine.head", p.lang, count=len(reports))]
     rows = []
     for report in reports[:20]:
-        kind = t(f"field.type.{report.type}", p.lang)
-        state = t(f"case.state.{report.state.value}", p.lang)
-        lines.append(
-            f"• <b>{escape(report.ref)}</b> {escape(kind)}, {report.month} – {escape(state)}"
-        )
+        lines.append(report_line(report, p.lang))
         rows.append(
             [
                 {

@@ -211,14 +211,14 @@ async def _member_or_explain(update: Update, context: TryggContext) -> Profile |
 async def report_command(update: Update, context: TryggContext) -> None:
     """/rapportera: start a report, or go on with the one under way."""
     p = await _member_or_explain(update, context)
-    if p is None:
+    if p is None or p.routine is None:
         return
     db = context.services.db
     draft = await db.get_draft(p.user_id)
-    if draft is not None and draft.org_id == p.routine.id:  # type: ignore[union-attr]
+    if draft is not None and draft.org_id == p.routine.id:
         await reply(update, t("report.resumed", p.lang))
     else:
-        draft = Draft(org_id=p.routine.id)  # type: ignore[union-attr]
+        draft = Draft(org_id=p.routine.id)
         await db.save_draft(p.user_id, draft, context.services.clock())
         await reply(update, t("report.intro", p.lang))
     await _show_step(update, context, p, draft)

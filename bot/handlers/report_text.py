@@ -6,7 +6,7 @@ from datetime import date
 
 from bot.i18n import escape, t
 from bot.reports import model
-from bot.reports.model import STEPS
+from bot.reports.model import STEPS, Report
 from bot.routines.models import add_months
 
 
@@ -39,3 +39,10 @@ def summary_lines(values: dict[str, object], impacts: list[str], lang: str) -> l
             shown = label(step, str(code), lang) if code else "–"
         lines.append(f"<b>{escape(name)}:</b> {escape(shown)}")
     return lines
+
+
+def report_line(report: Report, lang: str) -> str:
+    """One line of a list of reports: reference, type, month and state; nothing personal."""
+    kind = t(f"field.type.{report.type}", lang)
+    state = t(f"case.state.{report.state.value}", lang)
+    return f"• <b>{escape(report.ref)}</b> {escape(kind)}, {report.month} – {escape(state)}"

@@ -26,7 +26,8 @@ async def on_text(update: Update, context: TryggContext) -> None:
             await contact.free_text(update, context, p)
         return
     draft = await context.services.db.get_draft(p.user_id) if p.routine else None
-    if draft is not None and draft.step == "description" and draft.org_id == p.routine.id:  # type: ignore[union-attr]
+    in_description = draft is not None and draft.step == "description"
+    if draft is not None and in_description and p.routine and draft.org_id == p.routine.id:
         if triage(text[: contact.TRIAGE_CHARS], situations_for(p.source), p.lang).acute:
             await contact.free_text(update, context, p)
         await report.description_text(update, context, p, draft)
