@@ -1,0 +1,1 @@
+"""Anonymised statistics of incident reports: counts, small-number suppression, chart, export."""
