@@ -38,6 +38,9 @@ BENCHMARKS: dict[str, str] = {
     "contact_path": "bench.bench_contact",
     "report_submit": "bench.bench_reports",
     "anonymise": "bench.bench_reports:run_anonymise",
+    "broadcast": "bench.bench_broadcast",
+    "duplicate_window": "bench.bench_duplicate_window",
+    "stats_1m": "bench.bench_stats",
 }
 
 _REQUIRED = ("value", "unit")

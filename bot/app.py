@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 from datetime import UTC, datetime
 from typing import Any
@@ -20,10 +21,13 @@ from bot.context import BotData, Clock, Services, TryggApp, TryggContext
 from bot.crypto import Sealer
 from bot.datadir import prepare_data_dir
 from bot.handlers.commands import publish_default_commands
+from bot.handlers.flood import FloodGuard
 from bot.handlers.register import register
 from bot.invites import InviteService
 from bot.outbox import Outbox
 from bot.outbox import schedule as schedule_outbox
+from bot.reminders.jobs import start as start_reminders
+from bot.reports.retention import schedule as schedule_retention
 from bot.routines.registry import RoutineRegistry
 from bot.storage.db import Database
 
@@ -34,8 +38,29 @@ OFFLINE_TOKEN = "123456789:offline-terminal-chat-token-0000"
 RELOAD_JOB = "routine-reload"
 
 
+FAKE_NOW = "TRYGG_FAKE_NOW"
+"""A testing hook, never set in production: an ISO time at which the bot's clock starts (then
+it runs on at the real pace), so end-to-end tests can start the bot just before a reminder is
+due instead of waiting for it."""
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def testing_clock(raw: str | None) -> Clock | None:
+    """The clock of `TRYGG_FAKE_NOW` (see `FAKE_NOW`), or None when it is not set."""
+    if not raw:
+        return None
+    start = datetime.fromisoformat(raw)
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=UTC)
+    offset = start - utc_now()
+
+    def shifted() -> datetime:
+        return utc_now() + offset
+
+    return shifted
 
 
 def build_application(
@@ -47,6 +72,9 @@ def build_application(
 ) -> TryggApp:
     """The bot, wired but not started: `initialize()` opens the database and loads routines."""
     token = settings.token.reveal() if settings.token else OFFLINE_TOKEN
+    if clock is utc_now and (shifted := testing_clock(os.environ.get(FAKE_NOW))) is not None:
+        log.warning("%s is set: the clock is shifted (a testing hook)", FAKE_NOW)
+        clock = shifted
     builder = (
         ApplicationBuilder()
         .token(token)
@@ -70,7 +98,9 @@ def build_application(
     if updates_request is not None:
         builder = builder.get_updates_request(updates_request)
     app: TryggApp = builder.build()
-    register(app)
+    # Flood control sees every update first; TRYGG_FLOOD_BURST=0 turns it off.
+    guard = FloodGuard(settings.flood_burst, settings.flood_rate) if settings.flood_burst else None
+    register(app, guard)
     return app
 
 
@@ -103,6 +133,8 @@ def _make_post_init(settings: Settings, clock: Clock) -> Any:
                 _reload_if_changed, interval=settings.reload_interval, name=RELOAD_JOB
             )
             schedule_outbox(app)
+            schedule_retention(app)  # daily at 03:30 and once after start
+        await start_reminders(app)  # what fell due while the bot was down, then every minute
         _install_sighup(app)
 
     return post_init

@@ -1,4 +1,4 @@
-"""The `trygg` command: run · check · chat · invite."""
+"""The `trygg` command: run · check · chat · invite · remind."""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ from datetime import timedelta
 from pathlib import Path
 
 from telegram import Bot, Update
-from telegram.error import TelegramError
+from telegram.error import InvalidToken, TelegramError
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.datadir import prepare_data_dir
-from bot.invites import InviteService, deep_link
+from bot.invites import NATIONAL_ORG, InviteService, deep_link
 from bot.routines.loader import check_paths
 from bot.routines.registry import RoutineRegistry
 from bot.storage import Role
@@ -31,6 +31,11 @@ TELEGRAM_BOT_TOKEN is not set, so the bot cannot reach Telegram.
     export TELEGRAM_BOT_TOKEN=123456:ABC...
   (and TRYGG_API_URL for a self-hosted Bot API server).
   To try it here without a token: trygg chat --org solvik
+"""
+
+TOKEN_REFUSED = """\
+trygg: Telegram refused the bot token. Check TELEGRAM_BOT_TOKEN (BotFather shows it, or
+  revokes it), and TRYGG_API_URL if you run your own Bot API server.
 """
 
 _DURATION = re.compile(r"^(\d+)([smhdw])$")
@@ -50,12 +55,45 @@ _CAPPED_LOGGERS = {
 }
 
 
-def configure_logging(level: str) -> None:
-    """Log to stderr at `level`; only trygg's own loggers go below INFO."""
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+MASK = "********"
+
+
+class RedactingFormatter(logging.Formatter):
+    """Formats a record, traceback included, then masks every secret in the text.
+
+    A second line of defence for the bot token: python-telegram-bot puts it in the message of
+    `InvalidToken` ("The token `...` was rejected by the server"), which its retry loop logs at
+    ERROR, and in the repr of every `Bot`.
+    """
+
+    def __init__(self, fmt: str, secrets: Sequence[str]) -> None:
+        super().__init__(fmt)
+        # Longest first, so that a whole token is masked before a part of it.
+        self._secrets = sorted({s for s in secrets if len(s) >= 8}, key=len, reverse=True)
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        for secret in self._secrets:
+            text = text.replace(secret, MASK)
+        return text
+
+
+def token_secrets(settings: Settings) -> list[str]:
+    """The token, and its part after the colon (the part before it is the bot's public id)."""
+    if settings.token is None:
+        return []
+    token = settings.token.reveal()
+    return [token, token.partition(":")[2]]
+
+
+def configure_logging(level: str, secrets: Sequence[str] = ()) -> None:
+    """Log to stderr at `level`; only trygg's own loggers go below INFO; `secrets` are masked."""
+    logging.basicConfig(level=level, format=LOG_FORMAT, stream=sys.stderr)
     logging.getLogger().setLevel(level)
+    if secrets:
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(RedactingFormatter(LOG_FORMAT, secrets))
     for name, floor in _CAPPED_LOGGERS.items():
         logging.getLogger(name).setLevel(max(floor, logging.getLevelName(level)))
 
@@ -72,7 +110,7 @@ def _settings_or_exit() -> Settings:
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the bot against Telegram; without a token, explain and offer the terminal chat."""
     settings = _settings_or_exit()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, token_secrets(settings))
     if settings.token is None:
         print(NO_TOKEN_HELP, file=sys.stderr)
         if sys.stdin.isatty() and not args.no_chat:
@@ -84,10 +122,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bot.app import build_application
 
     app = build_application(settings)
-    app.run_polling(
-        allowed_updates=[Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY],
-        close_loop=False,
-    )
+    try:
+        app.run_polling(
+            allowed_updates=[Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY],
+            close_loop=False,
+            # Telegram unreachable at start (an outage, a network not up yet after a reboot):
+            # keep trying, one second apart and then longer, at most 30 s, rather than exit.
+            bootstrap_retries=-1,
+        )
+    except InvalidToken:  # its message quotes the token: say what to do instead
+        print(TOKEN_REFUSED, file=sys.stderr)
+        return 2
     return 0
 
 
@@ -132,6 +177,15 @@ async def _bot_username(settings: Settings) -> str | None:
 
 
 async def _invite(args: argparse.Namespace, settings: Settings) -> int:
+    if args.role == "national":  # statistics of every organisation; belongs to none
+        if args.org is not None or args.contact is not None:
+            print("trygg: the national role has no --org or --contact", file=sys.stderr)
+            return 2
+        args.org = NATIONAL_ORG
+        return await _store_invite(args, settings, None)
+    if args.org is None:
+        print("trygg: --org is needed for members and coordinators", file=sys.stderr)
+        return 2
     registry = RoutineRegistry(settings.routines_dir)
     registry.reload()
     routine = registry.get(args.org)
@@ -154,6 +208,10 @@ async def _invite(args: argparse.Namespace, settings: Settings) -> int:
     elif contact is not None:
         print("trygg: --contact is only for coordinators", file=sys.stderr)
         return 2
+    return await _store_invite(args, settings, contact)
+
+
+async def _store_invite(args: argparse.Namespace, settings: Settings, contact: str | None) -> int:
     data_dir = prepare_data_dir(settings.data_dir)
     async with await Database.open(data_dir.db_path) as db:
         from bot.app import utc_now
@@ -244,6 +302,128 @@ def cmd_gaps(args: argparse.Namespace) -> int:
     return asyncio.run(_gaps(args, settings))
 
 
+async def _existing_database(settings: Settings) -> Database | None:
+    """The database, if there is one: status and purge never create one to read it."""
+    if not settings.db_path.exists():
+        print(f"trygg: no database in {settings.data_dir}", file=sys.stderr)
+        return None
+    return await Database.open(prepare_data_dir(settings.data_dir).db_path)
+
+
+def _loaded_registry(settings: Settings) -> RoutineRegistry:
+    registry = RoutineRegistry(settings.routines_dir)
+    registry.reload()
+    for path, problems in registry.problems().items():
+        print(f"trygg: {path} has {len(problems)} problem(s); see trygg check", file=sys.stderr)
+    return registry
+
+
+async def _status(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.reports.status import collect, render
+
+    registry = _loaded_registry(settings)
+    db = await _existing_database(settings)
+    try:
+        status = await collect(registry, db, args.org)
+    finally:
+        if db is not None:
+            await db.close()
+    if args.org is not None and not status.organisations:
+        known = ", ".join(r.id for r in registry.organisations()) or "none"
+        print(f"trygg: no organisation {args.org!r} is loaded (known: {known})", file=sys.stderr)
+        return 2
+    print(render(status))
+    return 0  # gaps and problems are findings, not errors
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Per organisation: routine loads?, receiving contacts without a coordinator, reports."""
+    settings = _settings_or_exit()
+    configure_logging("WARNING")
+    return asyncio.run(_status(args, settings))
+
+
+async def _purge(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.app import utc_now
+    from bot.reports.retention import purge, render
+
+    registry = _loaded_registry(settings)
+    db = await _existing_database(settings)
+    if db is None:
+        print("nothing to purge")
+        return 0
+    async with db:
+        if args.org is not None and registry.get(args.org) is None:
+            kept = (await db.report_orgs()).get(args.org, 0)
+            known = ", ".join(r.id for r in registry.organisations()) or "none"
+            print(
+                f"trygg: no organisation {args.org!r} is loaded (known: {known})"
+                + (f"; its {kept} report(s) are kept: its retention is unknown" if kept else ""),
+                file=sys.stderr,
+            )
+            return 2
+        result = await purge(db, registry, utc_now(), org_id=args.org, dry_run=args.dry_run)
+    print(render(result))
+    return 0
+
+
+def cmd_purge(args: argparse.Namespace) -> int:
+    """Delete reports older than their organisation's retention, from the file too."""
+    settings = _settings_or_exit()
+    configure_logging("WARNING")
+    return asyncio.run(_purge(args, settings))
+
+
+def cmd_redact(args: argparse.Namespace) -> int:
+    """Read text on standard input and print it anonymised, line for line."""
+    import io
+
+    from bot.reports.anonymise import redact_lines
+
+    stdin, stdout = sys.stdin, sys.stdout
+    if isinstance(stdin, io.TextIOWrapper):  # UTF-8 whatever the locale; keep \r\n as it is
+        stdin.reconfigure(encoding="utf-8", errors="replace", newline="")
+    if isinstance(stdout, io.TextIOWrapper):
+        stdout.reconfigure(encoding="utf-8", errors="replace")
+    try:
+        for line in redact_lines(stdin):
+            stdout.write(line)
+            stdout.flush()  # as each line is read: it also works typed by hand
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # `trygg redact < file | head`: the reader left, nothing to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), stdout.fileno())
+        return 1
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    """Anonymised statistics of one organisation, or of all (per organisation and total)."""
+    settings = _settings_or_exit()
+    configure_logging("WARNING")
+    from bot.stats.cli import stats
+
+    return asyncio.run(stats(args, settings))
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """An organisation's reports, one per row (CSV), or with the summary (XLSX)."""
+    settings = _settings_or_exit()
+    configure_logging("WARNING")
+    from bot.stats.cli import export
+
+    return asyncio.run(export(args, settings))
+
+
+def cmd_remind(args: argparse.Namespace) -> int:
+    """Queue the routine digest to every member of an organisation; the running bot sends it."""
+    settings = _settings_or_exit()
+    configure_logging("WARNING")
+    from bot.reminders.cli import remind
+
+    return asyncio.run(remind(args.org, settings))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="trygg", description="Support for elected officials who are threatened or worried."
@@ -268,8 +448,8 @@ def build_parser() -> argparse.ArgumentParser:
     chat.set_defaults(func=cmd_chat)
 
     invite = sub.add_parser("invite", help="create an invite link")
-    invite.add_argument("--org", required=True)
-    invite.add_argument("--role", choices=["member", "coordinator"], required=True)
+    invite.add_argument("--org", help="the organisation (not for --role national)")
+    invite.add_argument("--role", choices=["member", "coordinator", "national"], required=True)
     invite.add_argument("--contact", help="the contact a coordinator is bound to")
     invite.add_argument(
         "--uses",
@@ -291,12 +471,43 @@ def build_parser() -> argparse.ArgumentParser:
     gaps.add_argument("--lang", choices=["sv", "en"], default="sv", help="language of text and PNG")
     gaps.add_argument("--png", metavar="FILE", help="also draw the week as a heatmap per situation")
     gaps.set_defaults(func=cmd_gaps)
+
+    remind = sub.add_parser("remind", help="queue the routine digest to every member now")
+    remind.add_argument("--org", required=True, help="the organisation whose members get it")
+    remind.set_defaults(func=cmd_remind)
+
+    status = sub.add_parser(
+        "status", help="per organisation: routine, coordinators missing, open reports (exit 0)"
+    )
+    status.add_argument("--org", help="only this organisation (default: every one)")
+    status.set_defaults(func=cmd_status)
+
+    purge = sub.add_parser("purge", help="delete reports older than each routine's retention")
+    purge.add_argument("--org", help="only this organisation's reports")
+    purge.add_argument("--dry-run", action="store_true", help="count, delete nothing")
+    purge.set_defaults(func=cmd_purge)
+
+    redact = sub.add_parser("redact", help="anonymise text on stdin, line for line, to stdout")
+    redact.set_defaults(func=cmd_redact)
+
+    from bot.stats.cli import add_export_arguments, add_stats_arguments
+
+    stats = sub.add_parser("stats", help="anonymised statistics (counts below 3 as <3)")
+    add_stats_arguments(stats)
+    stats.set_defaults(func=cmd_stats)
+
+    export = sub.add_parser("export", help="an organisation's reports as CSV or XLSX")
+    add_export_arguments(export)
+    export.set_defaults(func=cmd_export)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if getattr(args, "uses", None) is None and getattr(args, "role", None) == "coordinator":
+    if getattr(args, "uses", None) is None and getattr(args, "role", None) in (
+        "coordinator",
+        "national",
+    ):
         args.uses = 1
     if getattr(args, "uses", None) is not None and args.uses < 1:
         print("trygg: --uses must be at least 1", file=sys.stderr)

@@ -56,6 +56,9 @@ class Settings:
     routines_dir: Path = Path("routines")
     log_level: str = "INFO"
     reload_interval: float = 2.0
+    flood_burst: int = 20  # updates a user may send at once; 0 turns flood control off
+    flood_rate: float = 1.0  # updates a second on top of the burst
+    stats_threshold: int = 3  # statistics show counts below this as "<3" (bot/stats/suppress.py)
 
     @property
     def db_path(self) -> Path:
@@ -63,7 +66,8 @@ class Settings:
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
-    """Read TELEGRAM_BOT_TOKEN, TRYGG_API_URL, TRYGG_DATA_DIR, TRYGG_ROUTINES, TRYGG_LOG_LEVEL."""
+    """Read TELEGRAM_BOT_TOKEN, TRYGG_API_URL, TRYGG_DATA_DIR, TRYGG_ROUTINES, TRYGG_LOG_LEVEL,
+    TRYGG_RELOAD_INTERVAL, TRYGG_FLOOD_BURST, TRYGG_FLOOD_RATE and TRYGG_STATS_THRESHOLD."""
     env = os.environ if environ is None else environ
     problems: list[str] = []
 
@@ -103,6 +107,39 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         except ValueError:
             problems.append("TRYGG_RELOAD_INTERVAL must be a positive number of seconds")
 
+    flood_burst = 20
+    raw_burst = env.get("TRYGG_FLOOD_BURST", "").strip()
+    if raw_burst:
+        try:
+            flood_burst = int(raw_burst)
+            if flood_burst < 0:
+                raise ValueError
+        except ValueError:
+            problems.append("TRYGG_FLOOD_BURST must be a whole number, 0 or more (0: no limit)")
+
+    flood_rate = 1.0
+    raw_rate = env.get("TRYGG_FLOOD_RATE", "").strip()
+    if raw_rate:
+        try:
+            flood_rate = float(raw_rate)
+            if not flood_rate > 0:
+                raise ValueError
+        except ValueError:
+            problems.append("TRYGG_FLOOD_RATE must be a positive number of updates a second")
+
+    stats_threshold = 3
+    raw_threshold = env.get("TRYGG_STATS_THRESHOLD", "").strip()
+    if raw_threshold:
+        try:
+            stats_threshold = int(raw_threshold)
+            if stats_threshold < 3:
+                raise ValueError
+        except ValueError:
+            problems.append(
+                "TRYGG_STATS_THRESHOLD must be a whole number, 3 or more (statistics show "
+                "smaller counts as <3)"
+            )
+
     if problems:
         raise ConfigError(problems)
     return Settings(
@@ -112,4 +149,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         routines_dir=routines_dir,
         log_level=log_level,
         reload_interval=reload_interval,
+        flood_burst=flood_burst,
+        flood_rate=flood_rate,
+        stats_threshold=stats_threshold,
     )

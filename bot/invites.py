@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from bot.storage import Database, InviteFailure, InviteRow, Membership, Role, invite_refusal
 
 __all__ = [
+    "NATIONAL_ORG",
     "Invite",
     "InviteFailure",
     "InviteService",
@@ -38,6 +39,12 @@ _CODE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _BOT_USERNAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{4,31}")
 
 MIN_KEY_SIZE = 32
+
+NATIONAL_ORG = "_national"
+"""The `org_id` of invites and memberships with the national role, which belong to no one
+organisation. No routine can have it: organisation ids are [a-z0-9-] (the national contacts'
+file is `_national.yaml` for the same reason), so it never loads a routine, and the member gets
+the national contacts."""
 
 
 @dataclass(frozen=True)

@@ -13,19 +13,31 @@ sent twice only if Telegram accepted it but we could not record that:
 - the request times out (`TimedOut`) or the connection breaks *after* Telegram received it: the
   Bot API gives no way to ask whether an earlier request went through, so it is sent again.
 
-Both windows are short; a missing message would be worse than a rare duplicate.
+Both windows are short (README, "Reminders", gives the measured figure); a missing message
+would be worse than a rare duplicate. Answers that arrive while a commit runs are recorded
+together in the next one, so a burst costs one commit, not one per message.
+
+**Pace.** A round goes on while rows are due (urgent ones first, read `BATCH` at a time, so an
+urgent message queued during a long broadcast goes out within seconds), within Telegram's limits
+kept by `bot.reminders.pacing.Pacer`: 30 messages a second overall, one a second per chat (urgent
+messages are only kept in order), 20 a minute per group (constructor parameters). Up to
+`MAX_IN_FLIGHT` requests are under way at once, never two to the same chat; a round starts with
+one and doubles with every answer, so an API that is away costs one failed request per round,
+not a burst. The job skips its turn while a round is under way; progress is logged every
+`PROGRESS_EVERY` messages, as counts.
 
 **Failures**, by what Telegram answered:
 
 - `RetryAfter` (429): the row waits until now + retry_after, and the whole sender pauses until
   then: Telegram asked us to slow down, not to retry another message at once.
 - `TimedOut`, `NetworkError`, 5xx and other transient errors: exponential backoff from 5 s,
-  doubling, at most 10 minutes, attempts counted. The round stops there (the API is likely away;
-  trying every other row now would only hold up the handler that kicked). An urgent row is
-  never given up; any other is dead ('gave_up') when one of its attempts fails more than 24
-  hours after it was queued (one that was never tried during an outage is sent late instead).
-- `Forbidden` (403, the bot was blocked): dead ('blocked'); a coordinator's chat is recorded in
-  `blocked_chats` (a reporter's never is: their chat id is stored nowhere in plain).
+  doubling, at most 10 minutes, attempts counted. The round starts nothing more (the API is
+  likely away; trying every other row now would only hold up the handler that kicked). An
+  urgent row is never given up; any other is dead ('gave_up') when one of its attempts fails
+  more than 24 hours after it was queued (one never tried during an outage is sent late instead).
+- `Forbidden` (403, the bot was blocked): dead ('blocked'); a member's or coordinator's chat is
+  recorded in `blocked_chats` (a reporter's never is: their chat id is stored nowhere in plain),
+  and reminders to all members skip it from then on; a message it accepts again clears it.
 - `BadRequest` (400) and `ChatMigrated`: dead ('bad_request', 'chat_migrated'); trying again
   would give the same answer.
 - A reporter's message whose report has no link any more: dead ('no_link'). A payload or link
@@ -39,8 +51,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -56,14 +70,18 @@ from telegram.error import (
 from telegram.ext import Application, CallbackContext, Job
 
 from bot.crypto import Sealer, SealError
+from bot.reminders.pacing import CHAT_INTERVAL, GROUP_PER_MINUTE, GUARD, RATE, Pacer
 from bot.storage.db import Database, OutboxItem, OutboxRow
 
 __all__ = [
     "BACKOFF_MAX",
     "BACKOFF_START",
+    "BATCH",
     "GIVE_UP_AFTER",
     "JOB_NAME",
     "KICK_WAIT",
+    "MAX_IN_FLIGHT",
+    "PROGRESS_EVERY",
     "Outbox",
     "SendStats",
     "backoff",
@@ -82,6 +100,12 @@ DEFAULT_INTERVAL = 5.0
 BACKOFF_START = timedelta(seconds=5)
 BACKOFF_MAX = timedelta(minutes=10)
 KICK_WAIT = timedelta(seconds=10)
+BATCH = 200
+"""Rows read from the database at a time while a round goes on."""
+MAX_IN_FLIGHT = 16
+"""Requests under way at once, at most (a round starts with one and doubles per answer)."""
+PROGRESS_EVERY = 1000
+"""A round logs its progress (counts only) every this many messages sent."""
 """The longest a handler waits in `Outbox.kick` before the round goes on without it."""
 GIVE_UP_AFTER = timedelta(hours=24)
 """A message that is not urgent is given up once it has been queued this long."""
@@ -170,19 +194,75 @@ def _retry_after(error: RetryAfter) -> timedelta:
     return timedelta(seconds=float(value))
 
 
-class Outbox:
-    """Sends due outbox rows through a `telegram.Bot`. One per process; see the module doc."""
+@dataclass
+class _Ready:
+    """A due row with its message unsealed and its chat known, ready to go out."""
 
-    def __init__(self, db: Database, sealer: Sealer, clock: Clock) -> None:
+    row: OutboxRow
+    chat_id: int
+    text: str
+    markup: InlineKeyboardMarkup | None
+
+
+@dataclass
+class _Run:
+    """The state of one round: what is under way, and whether it must stop."""
+
+    bot: Bot
+    stats: SendStats
+    limit: int | None
+    window: int = 1  # sends allowed under way at once: 1 at first, doubled by every answer
+    tried: int = 0
+    halt: _Outcome | None = None  # "pause" (429) or "stop" (transient error): start no more
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    blocked: set[int] = field(default_factory=set)  # chats that answered 403 in this round
+
+    @property
+    def done(self) -> bool:
+        return self.halt is not None or (self.limit is not None and self.tried >= self.limit)
+
+
+class Outbox:
+    """Sends due outbox rows through a `telegram.Bot`. One per process; see the module doc.
+
+    The limits (`rate` messages a second overall, `chat_interval` seconds between messages to
+    one chat, `group_per_minute` to one group) are Telegram's; a benchmark scales them. At most
+    `max_in_flight` requests are under way at once, and a round logs its progress every
+    `progress_every` messages.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        sealer: Sealer,
+        clock: Clock,
+        *,
+        rate: float = RATE,
+        chat_interval: float = CHAT_INTERVAL,
+        group_per_minute: float = GROUP_PER_MINUTE,
+        guard: float = GUARD,
+        max_in_flight: int = MAX_IN_FLIGHT,
+        progress_every: int = PROGRESS_EVERY,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if max_in_flight < 1 or progress_every < 1:
+            raise ValueError("max_in_flight and progress_every must be at least 1")
         self._db = db
         self._sealer = sealer
         self._clock = clock
         self._lock = asyncio.Lock()
         self._background: set[asyncio.Future[SendStats]] = set()
         self._paused_until: datetime | None = None
+        self.pacer = Pacer(rate, chat_interval, group_per_minute, guard=guard, monotonic=monotonic)
+        self._max_in_flight = max_in_flight
+        self._progress_every = progress_every
+        self._taken: set[int] = set()  # rows under way or waiting for their commit
+        self._to_commit: list[int] = []
+        self._committing: asyncio.Future[None] | None = None
+        self._commit_failed = False
 
     def __repr__(self) -> str:
-        return f"Outbox(paused_until={self._paused_until!r})"
+        return f"Outbox(paused_until={self._paused_until!r}, {self.pacer!r})"
 
     @property
     def paused_until(self) -> datetime | None:
@@ -196,10 +276,10 @@ class Outbox:
 
         Waits for a round already under way (rounds never overlap), then runs one, so when it
         returns the messages queued before the call have been tried. It waits at most
-        `KICK_WAIT`: a round still running then (a slow Bot API) goes on in the background, and
-        the handler that kicked goes on. Never raises: what was queued is safe in the database
-        and the job sends it later. Cancelling the caller does not cancel the round, so a
-        message Telegram accepted is always marked sent.
+        `KICK_WAIT`: a round still running then (a slow Bot API, a long broadcast) goes on in
+        the background, and the handler that kicked goes on. Never raises: what was queued is
+        safe in the database and the job sends it later. Cancelling the caller does not cancel
+        the round, so a message Telegram accepted is always marked sent.
         """
         task = asyncio.ensure_future(self.send_due(app.bot))
         self._background.add(task)
@@ -218,8 +298,9 @@ class Outbox:
             error = task.exception()
             log.warning("outbox: a round failed (%s); the job will retry", type(error).__name__)
 
-    async def send_due(self, bot: Bot, limit: int = 50) -> SendStats:
-        """Send every due row (at most `limit` per round); see the module doc for failures."""
+    async def send_due(self, bot: Bot, limit: int | None = None) -> SendStats:
+        """Send due rows until none is left (or `limit` were tried), at Telegram's pace; see
+        the module doc for failures. Waits for a round under way first."""
         stats = SendStats()
         async with self._lock:
             await self._round(bot, limit, stats)
@@ -229,55 +310,198 @@ class Outbox:
             )
         return stats
 
-    async def _round(self, bot: Bot, limit: int, stats: SendStats) -> None:
+    async def send_due_if_idle(self, bot: Bot) -> SendStats:
+        """A round, unless one is under way: that one goes on while rows are due (the job)."""
+        if self._lock.locked():
+            return SendStats()
+        return await self.send_due(bot)
+
+    # --- a round ------------------------------------------------------------------------------
+
+    async def _round(self, bot: Bot, limit: int | None, stats: SendStats) -> None:
         now = self._clock()
         if self._paused_until is not None:
             if now < self._paused_until:
                 stats.throttled = True
                 return
             self._paused_until = None
-        rows = await self._db.due_outbox(now, limit)
-        blocked: set[tuple[str, int]] = set()  # chats (or reports' reporters) that said 403
-        for row in rows:
-            target = (
-                ("report", row.report_id or 0) if row.chat_id is None else ("chat", row.chat_id)
-            )
-            if target in blocked:  # no need to ask Telegram again in the same round
-                await self._db.outbox_dead(row.id, "blocked", self._clock())
-                stats.dead += 1
-                continue
-            outcome = await self._send_row(bot, row)
-            if outcome == "sent":
-                stats.sent += 1
-            elif outcome in ("dead", "blocked"):
-                stats.dead += 1
-                if outcome == "blocked":
-                    blocked.add(target)
-            else:  # "pause" or "stop": nothing more this round
-                stats.retried += 1
-                stats.throttled = outcome == "pause"
+        if self._to_commit:  # sent in an earlier round, not recorded yet: that comes first
+            self._committing = asyncio.ensure_future(self._commit_loop())
+            await self._committed()
+            if self._commit_failed:
                 return
-
-    async def _send_row(self, bot: Bot, row: OutboxRow) -> _Outcome:
+        run = _Run(bot, stats, limit)
         try:
-            text, markup = self._unseal(row)
-            chat_id = await self._chat_of(row)
-        except _Undeliverable as undeliverable:
-            log.warning("outbox: row %d given up: %s", row.id, undeliverable.reason)
-            await self._db.outbox_dead(row.id, undeliverable.reason, self._clock())
-            return "dead"
+            while not run.done and not self._commit_failed:
+                batch = await self._next_batch(run)
+                if not batch:
+                    if not run.tasks:
+                        break
+                    await asyncio.wait(run.tasks)  # then look again: more may have come
+                    await self._committed()
+                    continue
+                await self._dispatch(run, batch)
+        finally:
+            if run.tasks:  # a send under way always ends, and is recorded
+                await asyncio.wait(run.tasks)
+            await self._committed()
+
+    async def _next_batch(self, run: _Run) -> list[_Ready]:
+        """Due rows not under way, unsealed; the ones that can never go are given up here."""
+        rows = await self._db.due_outbox(self._clock(), BATCH + len(self._taken))
+        ready: list[_Ready] = []
+        for row in rows:
+            if row.id in self._taken:
+                continue
+            try:
+                text, markup = self._unseal(row)
+                chat_id = await self._chat_of(row)
+            except _Undeliverable as undeliverable:
+                log.warning("outbox: row %d given up: %s", row.id, undeliverable.reason)
+                await self._db.outbox_dead(row.id, undeliverable.reason, self._clock())
+                run.stats.dead += 1
+                continue
+            ready.append(_Ready(row, chat_id, text, markup))
+        return ready
+
+    async def _dispatch(self, run: _Run, batch: list[_Ready]) -> None:
+        """Start sends for `batch` in order, each when its chat and the overall pace allow.
+
+        A row whose chat must still wait does not hold up the others behind it; rows to the
+        same chat keep their order.
+        """
+        pending = list(batch)
+        while pending and not run.done and not self._commit_failed:
+            index, wait = self._pick(pending, run)
+            if index is None:
+                if wait is None:  # every chat left has a message on its way
+                    await self._wait_for_one(run)
+                else:
+                    await asyncio.sleep(wait)
+                continue
+            item = pending[index]
+            if item.chat_id in run.blocked:  # no need to ask Telegram again in the same round
+                pending.pop(index)
+                await self._db.outbox_dead(item.row.id, "blocked", self._clock())
+                run.stats.dead += 1
+                continue
+            while len(run.tasks) >= run.window and not run.done:
+                await self._wait_for_one(run)
+            if run.done or item.chat_id in run.blocked:
+                continue
+            pending.pop(index)
+            await self.pacer.start(item.chat_id, item.row.urgent)
+            run.tried += 1
+            self._taken.add(item.row.id)
+            task = asyncio.create_task(self._deliver(run, item))
+            run.tasks.add(task)
+            task.add_done_callback(run.tasks.discard)
+
+    def _pick(self, pending: list[_Ready], run: _Run) -> tuple[int | None, float | None]:
+        """The first row whose chat may get a message now; else how long until one may (None:
+        until a send under way ends)."""
+        now = self.pacer.now()
+        earliest = math.inf
+        waiting: set[int] = set()
+        for index, item in enumerate(pending):
+            if item.chat_id in waiting:
+                continue
+            if item.chat_id in run.blocked:
+                return index, None
+            free = self.pacer.chat_free_at(item.chat_id, item.row.urgent)
+            if free <= now:
+                return index, None
+            waiting.add(item.chat_id)
+            earliest = min(earliest, free)
+        return None, None if math.isinf(earliest) else earliest - now
+
+    async def _wait_for_one(self, run: _Run) -> None:
+        if run.tasks:
+            await asyncio.wait(run.tasks, return_when=asyncio.FIRST_COMPLETED)
+
+    async def _deliver(self, run: _Run, item: _Ready) -> None:
+        """One send and what follows from its answer; never raises."""
+        delivered = False
+        outcome: _Outcome | None = None
+        try:
+            outcome = await self._send(run.bot, item)
+            delivered = outcome == "sent"
+            if outcome in ("sent", "dead", "blocked"):  # Telegram answered: open up
+                run.window = min(self._max_in_flight, run.window * 2)
+            if outcome == "sent":
+                run.stats.sent += 1
+                self._commit_sent(item.row.id)
+                if run.stats.sent % self._progress_every == 0:
+                    log.info(
+                        "outbox: progress: %d sent, %d given up in this round",
+                        run.stats.sent,
+                        run.stats.dead,
+                    )
+            elif outcome in ("dead", "blocked"):
+                run.stats.dead += 1
+                if outcome == "blocked":
+                    run.blocked.add(item.chat_id)
+            else:  # "pause" or "stop": no more this round
+                run.stats.retried += 1
+                run.stats.throttled = run.stats.throttled or outcome == "pause"
+                if run.halt != "pause":
+                    run.halt = outcome
+        except Exception as error:  # a database failure: the row stays due, the job retries
+            kind = type(error).__name__
+            log.warning("outbox: row %d could not be handled (%s)", item.row.id, kind)
+            run.halt = run.halt or "stop"
+        finally:
+            # A request that failed on the way (network, 5xx) did not count at Telegram.
+            self.pacer.done(item.chat_id, delivered, counted=outcome != "stop")
+            if not delivered:
+                self._taken.discard(item.row.id)
+
+    # --- recording what was sent -----------------------------------------------------------
+
+    def _commit_sent(self, outbox_id: int) -> None:
+        """Mark the row sent soon: answers that come while a commit runs share the next one."""
+        self._to_commit.append(outbox_id)
+        if self._committing is None or self._committing.done():
+            self._committing = asyncio.ensure_future(self._commit_loop())
+
+    async def _commit_loop(self) -> None:
+        while self._to_commit:
+            ids, self._to_commit = self._to_commit, []
+            try:
+                await self._db.outbox_sent_many(ids, self._clock())
+            except Exception as error:
+                # Sent, but not recorded: they stay taken, so this process never sends them
+                # again, and are recorded before anything else once the database works again.
+                kind = type(error).__name__
+                log.warning("outbox: %d sent rows could not be recorded (%s)", len(ids), kind)
+                self._to_commit = ids + self._to_commit
+                self._commit_failed = True
+                return
+            self._commit_failed = False
+            self._taken.difference_update(ids)
+
+    async def _committed(self) -> None:
+        """Wait until every answer so far is recorded."""
+        while self._committing is not None and not self._committing.done():
+            await asyncio.shield(self._committing)
+
+    # --- one message ----------------------------------------------------------------------------
+
+    async def _send(self, bot: Bot, item: _Ready) -> _Outcome:
+        row = item.row
+        self.pacer.leaving(item.chat_id)
         try:
             await bot.send_message(
-                chat_id,
-                text,
+                item.chat_id,
+                item.text,
                 parse_mode=ParseMode.HTML,
-                reply_markup=markup,
+                reply_markup=item.markup,
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
             )
         except RetryAfter as error:
             wait = _retry_after(error)
             now = self._clock()
-            self._paused_until = now + wait
+            self._paused_until = max(self._paused_until or now, now + wait)
             log.warning(
                 "outbox: Telegram asked to wait %.0f s (row %d)", wait.total_seconds(), row.id
             )
@@ -287,7 +511,7 @@ class Outbox:
             log.warning("outbox: row %d given up: blocked", row.id)
             now = self._clock()
             await self._db.outbox_dead(row.id, "blocked", now)
-            if row.chat_id is not None:  # a coordinator; a reporter's chat is never stored
+            if row.chat_id is not None:  # a member's; a reporter's chat is never stored
                 await self._db.mark_blocked(row.chat_id, now)
             return "blocked"
         except ChatMigrated:
@@ -300,7 +524,6 @@ class Outbox:
             return "dead"
         except (TelegramError, OSError) as error:  # NetworkError, TimedOut, 5xx, ...
             return await self._transient(row, type(error).__name__)
-        await self._db.outbox_sent(row.id, self._clock())
         return "sent"
 
     async def _transient(self, row: OutboxRow, error_type: str) -> _Outcome:
@@ -355,7 +578,7 @@ async def _outbox_job(context: CallbackContext[Any, Any, Any, Any]) -> None:
         services = getattr(context.application.bot_data, "services", None)
         outbox = getattr(services, "outbox", None)
     if isinstance(outbox, Outbox):
-        await outbox.send_due(context.bot)
+        await outbox.send_due_if_idle(context.bot)
 
 
 def schedule(

@@ -11,7 +11,9 @@ import re
 from dataclasses import dataclass
 
 _DATA = re.compile(r"^(?P<action>[a-z]{1,8}):(?P<arg>[A-Za-z0-9_.-]{0,60})$")
-ACTIONS = frozenset({"sit", "lang", "join", "forget", "menu", "rep", "case", "relay", "mine"})
+ACTIONS = frozenset(
+    {"sit", "lang", "join", "forget", "menu", "rep", "case", "relay", "mine", "remind", "stats"}
+)
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,16 @@ def relay(arg: str) -> str:
 def mine(arg: str) -> str:
     """A button of /mina: `add.<ref>`, `del.<ref>`, `delyes.<ref>`."""
     return _make("mine", arg)
+
+
+def reminders(on: bool) -> str:
+    """The switch under /paminnelser: turn the member's reminders on or off."""
+    return _make("remind", "on" if on else "off")
+
+
+def stats(arg: str) -> str:
+    """A button under /statistik: `xlsx`, the Excel file."""
+    return _make("stats", arg)
 
 
 def parse(data: str | None) -> Callback | None:

@@ -160,6 +160,25 @@ async def _tell_coordinators(
 ) -> None:
     """Queue a message about `report` to the organisation's receiving coordinators."""
     services = context.services
+    items = await _coordinator_items(
+        context, routine, report, key, dedupe, skip=skip, with_buttons=with_buttons, **values
+    )
+    await services.db.enqueue(items, services.clock())
+
+
+async def _coordinator_items(
+    context: TryggContext,
+    routine: Routine,
+    report: Report,
+    key: str,
+    dedupe: str,
+    *,
+    skip: int | None = None,
+    with_buttons: bool = False,
+    **values: Any,
+) -> list[OutboxItem]:
+    """The messages of `_tell_coordinators`, to queue together with a change of the report."""
+    services = context.services
     items = []
     for m in await receiving_coordinators(services, routine):
         if m.user_id == skip:
@@ -177,7 +196,7 @@ async def _tell_coordinators(
                 urgent=True,
             )
         )
-    await services.db.enqueue(items, services.clock())
+    return items
 
 
 async def _tell_reporter(
@@ -238,11 +257,10 @@ async def case_button(update: Update, context: TryggContext, arg: str) -> None:
             update, case_text(report, routine, p.lang), markup(case_buttons(report, p.lang))
         )
     elif verb == "ack":
-        if not await services.db.acknowledge(ref, contact_id, now):
-            await reply(update, t("case.already", p.lang, ref=ref))
-            return
-        await reply(update, t("case.acked", p.lang, ref=ref))
-        await _tell_coordinators(
+        # The others and the reporter are told in the transaction that stores the
+        # acknowledgement: neither a crash nor an answer that fails (Telegram away) can leave
+        # them untold.
+        notices = await _coordinator_items(
             context,
             routine,
             report,
@@ -251,13 +269,15 @@ async def case_button(update: Update, context: TryggContext, arg: str) -> None:
             skip=p.user_id,
             contact=contact_name,
         )
-        await _tell_reporter(
-            context,
-            report,
-            routine.organisation.default_language,
-            "relay.acknowledged",
-            f"ack-reporter:{ref}",
-        )
+        if await services.db.link_of(report.id) is not None:
+            lang = routine.organisation.default_language
+            notices.append(
+                _to_reporter(services, report, lang, "relay.acknowledged", f"ack-reporter:{ref}")
+            )
+        if not await services.db.acknowledge(ref, contact_id, now, notices):
+            await reply(update, t("case.already", p.lang, ref=ref))
+            return
+        await reply(update, t("case.acked", p.lang, ref=ref))
     elif verb == "close":
         # Closing ends the follow-up; the reporter is told, then the link to them is released.
         closing = []
@@ -266,11 +286,7 @@ async def case_button(update: Update, context: TryggContext, arg: str) -> None:
             closing.append(
                 _to_reporter(services, report, lang, "relay.closed", f"close-reporter:{ref}")
             )
-        if not await services.db.close_report(ref, now, closing):
-            await reply(update, t("case.already", p.lang, ref=ref))
-            return
-        await reply(update, t("case.closed", p.lang, ref=ref))
-        await _tell_coordinators(
+        closing += await _coordinator_items(
             context,
             routine,
             report,
@@ -279,6 +295,10 @@ async def case_button(update: Update, context: TryggContext, arg: str) -> None:
             skip=p.user_id,
             contact=contact_name,
         )
+        if not await services.db.close_report(ref, now, closing):
+            await reply(update, t("case.already", p.lang, ref=ref))
+            return
+        await reply(update, t("case.closed", p.lang, ref=ref))
     elif verb == "reply":
         if not report.contact_me or await services.db.link_of(report.id) is None:
             await reply(update, t("case.no_contact", p.lang, ref=ref))

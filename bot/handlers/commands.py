@@ -44,6 +44,9 @@ REPORT = Command("rapportera", "report")
 CANCEL = Command("avbryt", "cancel")
 MINE = Command("mina", "myreports")
 CASES = Command("arenden", "cases", coordinator_only=True)
+REMINDERS = Command("paminnelser", "reminders")
+REMIND = Command("paminn", "remind", coordinator_only=True)
+STATS = Command("statistik", "stats", coordinator_only=True)
 
 # Menu order: what a frightened official needs first.
 COMMANDS = (
@@ -53,12 +56,15 @@ COMMANDS = (
     CANCEL,
     MINE,
     CARD,
+    REMINDERS,
     HELP,
     LANGUAGE,
     FORGET,
     CASES,
     ROUTINE,
     HEALTH,
+    REMIND,
+    STATS,
 )
 
 
@@ -87,6 +93,12 @@ async def publish_chat_commands(bot: Bot, chat_id: int, role: str | None) -> Non
         if role == "coordinator":
             await bot.set_my_commands(menu("sv", True), scope=scope)
             await bot.set_my_commands(menu("en", True), scope=scope, language_code="en")
+        elif role == "national":  # the members' commands and the statistics of all
+            for lang, code in (("sv", None), ("en", "en")):
+                extra = BotCommand(STATS.name(lang), t(f"command.{STATS.sv}", lang))
+                await bot.set_my_commands(
+                    [*menu(lang, False), extra], scope=scope, language_code=code
+                )
         else:
             await bot.delete_my_commands(scope=scope)
             await bot.delete_my_commands(scope=scope, language_code="en")

@@ -12,13 +12,14 @@ from telegram import Update
 from telegram.error import Forbidden, TelegramError
 
 from bot.context import TryggContext
-from bot.handlers import callbacks, cases, mine, report
+from bot.handlers import callbacks, cases, mine, report, stats
 from bot.handlers.account import language_chosen
 from bot.handlers.common import profile, reply
 from bot.handlers.contact import show_menu, situation_chosen
 from bot.handlers.membership import forget_chosen, join_chosen
 from bot.handlers.render import render_answer
 from bot.i18n import normalise_language, t
+from bot.reminders.commands import reminders_button
 from bot.routines.answer import answer, situations_for
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,12 @@ async def button(update: Update, context: TryggContext) -> None:
     query = update.callback_query
     if query is None:
         return
-    await query.answer()
+    try:
+        await query.answer()
+    except TelegramError as error:
+        # Answering only stops the button's spinner: a 429 or an outage here must not cost the
+        # press itself (a report being sent, a case acknowledged). The replies may still fail.
+        log.info("could not answer a button press (%s); handling it anyway", type(error).__name__)
     data = callbacks.parse(query.data)
     if data is None:
         p = await profile(update, context)
@@ -86,6 +92,10 @@ async def button(update: Update, context: TryggContext) -> None:
         await cases.relay_button(update, context, data.arg)
     elif data.action == "mine":
         await mine.mine_button(update, context, data.arg)
+    elif data.action == "remind":
+        await reminders_button(update, context, data.arg)
+    elif data.action == "stats":
+        await stats.stats_button(update, context, data.arg)
 
 
 async def on_error(update: object, context: TryggContext) -> None:

@@ -12,7 +12,8 @@ from bot.handlers.commands import publish_chat_commands
 from bot.handlers.common import profile, reply
 from bot.handlers.contact import show_menu
 from bot.i18n import t
-from bot.invites import InviteFailure
+from bot.invites import Invite, InviteFailure
+from bot.storage import Role
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,8 @@ async def start(update: Update, context: TryggContext) -> None:
     p = await profile(update, context)
     if p.routine is not None:
         await reply(update, t("start.member", p.lang, organisation=p.routine.organisation.name))
+    elif p.membership is not None and p.membership.role == Role.NATIONAL:
+        await reply(update, t("start.national", p.lang))
     else:
         await reply(update, t("start.guest", p.lang))
     await show_menu(update, context, p)
@@ -52,6 +55,9 @@ async def _join(update: Update, context: TryggContext, code: str, *, confirmed: 
     peeked = await services.invites.peek(code)
     if isinstance(peeked, InviteFailure):
         await reply(update, t(f"join.{peeked.name.lower()}", p.lang))
+        return
+    if peeked.role == Role.NATIONAL:
+        await _join_national(update, context, code, peeked, confirmed=confirmed)
         return
     routine = services.registry.get(peeked.org_id)
     if routine is None:
@@ -104,6 +110,45 @@ async def _join(update: Update, context: TryggContext, code: str, *, confirmed: 
         update,
         t(key, p.lang, organisation=routine.organisation.name, contact=contact_name),
     )
+    await publish_chat_commands(context.bot, p.user_id, redeemed.role)
+    await show_menu(update, context)
+
+
+async def _join_national(
+    update: Update, context: TryggContext, code: str, invite: Invite, *, confirmed: bool
+) -> None:
+    """The national role: no organisation (`NATIONAL_ORG`), statistics of all of them, and the
+    national contacts for /kontakt. Leaving an organisation for it is asked first."""
+    services = context.services
+    p = await profile(update, context)
+    current = p.membership
+    if current is not None and current.org_id != invite.org_id and not confirmed:
+        now_in = services.registry.get(current.org_id)
+        keyboard = InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(
+                        t("button.join_yes", p.lang), callback_data=callbacks.join(code)
+                    )
+                ],
+                [
+                    InlineKeyboardButton(
+                        t("button.join_no", p.lang), callback_data=callbacks.join("-")
+                    )
+                ],
+            ]
+        )
+        current_name = now_in.organisation.name if now_in else current.org_id
+        new_name = t("stats.all_organisations", p.lang)
+        text = t("join.confirm_switch", p.lang, current=current_name, new=new_name)
+        await reply(update, text, keyboard)
+        return
+    redeemed = await services.invites.redeem(code, p.user_id)
+    if isinstance(redeemed, InviteFailure):
+        await reply(update, t(f"join.{redeemed.name.lower()}", p.lang))
+        return
+    log.info("a user joined with the national role")
+    await reply(update, t("join.welcome_national", p.lang))
     await publish_chat_commands(context.bot, p.user_id, redeemed.role)
     await show_menu(update, context)
 

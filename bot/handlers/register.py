@@ -15,12 +15,15 @@ from bot.handlers import (
     commands,
     contact,
     edge,
+    flood,
     health,
     membership,
     mine,
     report,
+    stats,
     text,
 )
+from bot.reminders import commands as reminder_commands
 
 Callback = Callable[[Update, TryggContext], Coroutine[Any, Any, None]]
 
@@ -39,11 +42,21 @@ COMMAND_CALLBACKS: dict[commands.Command, Callback] = {
     commands.CANCEL: report.cancel_command,
     commands.MINE: mine.mine_command,
     commands.CASES: cases.cases_command,
+    commands.REMINDERS: reminder_commands.reminders_command,
+    commands.REMIND: reminder_commands.remind_command,
+    commands.STATS: stats.stats_command,
 }
 
 
-def register(app: TryggApp) -> None:
-    """Add all handlers to group 0; the first matching handler wins, so specific ones go first."""
+def register(app: TryggApp, flood_guard: flood.FloodGuard | None = None) -> None:
+    """Add all handlers to group 0; the first matching handler wins, so specific ones go first.
+
+    With a `flood_guard`, it sees every update first, in group -1: a user who sends too much is
+    answered once and their updates are stopped there (ApplicationHandlerStop), before any
+    handler of group 0 reads the database, so they do not hold up anyone else.
+    """
+    if flood_guard is not None:
+        app.add_handler(flood.handler(flood_guard), group=flood.GROUP)
     # Personal things happen in private chats only: in a group every command gets the
     # national numbers and a link to a private chat, before any other handler sees it.
     app.add_handler(MessageHandler(filters.ChatType.GROUPS & filters.COMMAND, edge.group_message))

@@ -43,6 +43,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import traceback
 import unicodedata
 from bisect import bisect_right
 from collections import OrderedDict
@@ -407,8 +408,14 @@ class TriageIndex:
         """Triage one message; see the module docstring. Never raises on a string."""
         try:
             return self._triage(text, lang)
-        except Exception:  # pragma: no cover - a safety net, not a code path
-            log.exception("triage failed; falling back to a plain acute check")
+        except Exception as error:  # pragma: no cover - a safety net, not a code path
+            # The type and the code locations only: the message could quote the user's words.
+            where = "".join(traceback.format_tb(error.__traceback__))
+            log.error(
+                "triage failed with %s; falling back to a plain acute check\n%s",
+                type(error).__name__,
+                where,
+            )
             return self._fallback(text)
 
     def _triage(self, text: str, lang: str) -> Triage:

@@ -42,6 +42,7 @@ from typing import Any, Self
 import aiosqlite
 
 from bot.reports.model import Draft, Report, State
+from bot.stats.aggregate import CountRow
 from bot.storage.migrations import migrate, rollback
 
 log = logging.getLogger(__name__)
@@ -371,6 +372,35 @@ ON CONFLICT (dedupe) DO NOTHING
 """
 
 
+# Marks a burst of answered messages sent in one statement (see `outbox_sent_many`).
+_MARK_SENT = """
+UPDATE outbox SET sent_at = :now, payload = x''
+WHERE id IN (SELECT value FROM json_each(:ids)) AND sent_at IS NULL AND dead_reason IS NULL
+RETURNING chat_id, report_id,
+          EXISTS (SELECT 1 FROM blocked_chats b WHERE b.chat_id = outbox.chat_id) AS blocked
+"""
+
+
+# --- statistics ---
+
+_ORG_COUNTS = """
+SELECT month, dim, code, n FROM report_counts
+WHERE org_id = :org_id AND month BETWEEN :first AND :last
+"""
+
+# Summed in the order of report_counts_by_month, so SQLite groups while it reads the index.
+_NATIONAL_COUNTS = """
+SELECT month, dim, code, SUM(n) FROM report_counts
+WHERE month BETWEEN :first AND :last
+GROUP BY month, dim, code
+"""
+
+_COUNTS_BY_ORG = """
+SELECT org_id, month, dim, code, n FROM report_counts
+WHERE month BETWEEN :first AND :last AND (dim = 'all' OR (dim = 'police' AND code = 'ja'))
+"""
+
+
 class _AlreadyRecorded(Exception):
     """A period key was recorded before: the transaction is rolled back."""
 
@@ -641,10 +671,12 @@ class Database:
             try:
                 await _run(self._conn, "BEGIN IMMEDIATE")
                 yield self._conn
+                # Inside the try: a COMMIT that fails (a full disk, a deferred constraint) can
+                # leave the transaction open, and every later BEGIN would then fail.
+                await _run(self._conn, "COMMIT")
             except BaseException:
                 await rollback(self._conn)
                 raise
-            await _run(self._conn, "COMMIT")
 
     async def schema_version(self) -> int:
         """`PRAGMA user_version`: the number of migrations applied."""
@@ -1025,20 +1057,32 @@ class Database:
             )
         return [_report(row) for row in rows]
 
-    async def acknowledge(self, ref: str, contact_id: str, now: datetime) -> bool:
+    async def acknowledge(
+        self,
+        ref: str,
+        contact_id: str,
+        now: datetime,
+        notifications: Sequence[OutboxItem] = (),
+    ) -> bool:
         """Mark a NEW report acknowledged by routine contact `contact_id`.
 
         One conditional UPDATE: of two coordinators pressing at once exactly one gets True; a
-        second press, or a press on a closed report, changes nothing and gets False.
+        second press, or a press on a closed report, changes nothing and gets False. The
+        `notifications` (to the other coordinators, to the reporter) are queued in the same
+        transaction, so a crash right after cannot leave anyone untold.
         """
         async with self._write() as conn:
-            changed = await _run(
+            row = await _one(
                 conn,
                 "UPDATE reports SET state = 'acknowledged', acknowledged_at = :now,"
-                " acknowledged_by = :contact_id WHERE ref = :ref AND state = 'new'",
+                " acknowledged_by = :contact_id WHERE ref = :ref AND state = 'new' RETURNING id",
                 {"ref": ref, "contact_id": contact_id, "now": to_db_time(now)},
             )
-        return changed == 1
+            if row is None:
+                return False
+            for item in notifications:
+                await self._enqueue(conn, item, int(row["id"]), to_db_time(now))
+        return True
 
     async def close_report(
         self, ref: str, now: datetime, notifications: Sequence[OutboxItem] = ()
@@ -1566,31 +1610,35 @@ class Database:
         return [_report(row) for row in rows]
 
     async def outbox_sent_many(self, outbox_ids: Sequence[int], now: datetime) -> int:
-        """`outbox_sent` for many rows in one transaction (one commit for a burst of answers);
-        return how many were marked (rows already sent or dead are left as they are)."""
+        """`outbox_sent` for many rows, committed as ONE statement; return how many were marked
+        (rows already sent or dead are left as they are).
+
+        This commit closes the window in which a crash would send a message again, so it is
+        kept to one round trip: the UPDATE runs on its own, as its own transaction (the
+        connection is in autocommit mode), and says which chats were blocked and which reports'
+        reporters it concerned. Clearing those blocks and releasing the links of closed reports
+        follows in a second transaction, only when there is any.
+        """
         if not outbox_ids:
             return 0
-        async with self._write() as conn:
+        async with self._read() as conn:  # one statement: its own transaction
             rows = await _all(
-                conn,
-                "UPDATE outbox SET sent_at = :now, payload = x''"
-                " WHERE id IN (SELECT value FROM json_each(:ids))"
-                " AND sent_at IS NULL AND dead_reason IS NULL"
-                " RETURNING chat_id, report_id",
-                {"ids": json.dumps(list(outbox_ids)), "now": to_db_time(now)},
+                conn, _MARK_SENT, {"ids": json.dumps(list(outbox_ids)), "now": to_db_time(now)}
             )
-            chats = sorted({row["chat_id"] for row in rows if row["chat_id"] is not None})
-            if chats:
+        blocked = sorted({row["chat_id"] for row in rows if row["blocked"]})
+        released = sorted(
+            {row["report_id"] for row in rows if row["chat_id"] is None and row["report_id"]}
+        )
+        if blocked or released:
+            async with self._write() as conn:
                 await _run(
                     conn,
                     "DELETE FROM blocked_chats"
                     " WHERE chat_id IN (SELECT value FROM json_each(:chats))",
-                    {"chats": json.dumps(chats)},
+                    {"chats": json.dumps(blocked)},
                 )
-            for report_id in sorted(
-                {row["report_id"] for row in rows if row["chat_id"] is None and row["report_id"]}
-            ):
-                await _run(conn, _RELEASE_LINK, {"report_id": report_id})
+                for report_id in released:
+                    await _run(conn, _RELEASE_LINK, {"report_id": report_id})
         return len(rows)
 
     # --- status ------------------------------------------------------------------------------
@@ -1608,3 +1656,45 @@ class Database:
             )
         assert row is not None
         return {"open": int(row[0]), "unacknowledged": int(row[1]), "outbox_pending": int(row[2])}
+
+    # --- statistics --------------------------------------------------------------------------
+
+    async def report_counts(self, org_id: str, first: str, last: str) -> list[CountRow]:
+        """The organisation's reports per month and coded field, for the months `first` to
+        `last` (`YYYY-MM`, both included). Kept by triggers (schema v4): a few hundred rows."""
+        async with self._read() as conn:
+            rows = await _all(conn, _ORG_COUNTS, {"org_id": org_id, "first": first, "last": last})
+        return [CountRow(org_id, r[0], r[1], r[2], int(r[3])) for r in rows]
+
+    async def national_counts(self, first: str, last: str) -> tuple[list[CountRow], list[CountRow]]:
+        """Every organisation's counts summed (org_id ''), and per organisation its reports and
+        those reported to the police, for the months `first` to `last`.
+
+        Both are read in one transaction, so they add up even while reports come and go.
+        """
+        params = {"first": first, "last": last}
+        async with self._read() as conn:
+            await _run(conn, "BEGIN")
+            try:
+                totals = await _all(conn, _NATIONAL_COUNTS, params)
+                by_org = await _all(conn, _COUNTS_BY_ORG, params)
+            finally:
+                await rollback(conn)  # read only: nothing to keep
+        return (
+            [CountRow("", r[0], r[1], r[2], int(r[3])) for r in totals],
+            [CountRow(r[0], r[1], r[2], r[3], int(r[4])) for r in by_org],
+        )
+
+    async def reports_between(self, org_id: str, first: str, last: str) -> list[Report]:
+        """The organisation's reports of incidents in the months `first` to `last`, ordered by
+        month and codes: never in the order they were sent, which could tell who sent which."""
+        async with self._read() as conn:
+            rows = await _all(
+                conn,
+                f"SELECT {_REPORT_COLUMNS} FROM reports"
+                " WHERE org_id = :org_id AND month BETWEEN :first AND :last"
+                " ORDER BY month, type, channel, police, impacts, perpetrator, repeated, gender,"
+                " description",
+                {"org_id": org_id, "first": first, "last": last},
+            )
+        return [_report(row) for row in rows]

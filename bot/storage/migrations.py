@@ -145,7 +145,113 @@ CREATE TABLE blocked_chats (
 ) STRICT;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+# Version 3: reminders. A row per reminder period acted on (`digest:solvik:2026-Q4`,
+# `ack:R-ABC123:1`, ...), written in the same transaction as the messages it queued, so a period
+# is queued once, across restarts, however often the job runs. The key names an organisation, a
+# report reference or a week, never a person.
+_V3 = """
+CREATE TABLE reminders_sent (
+    key     TEXT PRIMARY KEY,
+    sent_at TEXT NOT NULL
+) STRICT, WITHOUT ROWID;
+"""
+
+# Version 4: statistics. Counts of reports per organisation, month and coded field, kept by
+# triggers in the same transaction as every insert, delete or change of a report, so they always
+# equal what `reports` holds (a purged report leaves its counts too). `/statistik` and `trygg
+# stats` read these, a few hundred rows per organisation and year, instead of the reports. A
+# count names no one; bot/stats/suppress.py decides which may be shown. `dim` is 'all' (code
+# ''), 'type', 'channel', 'police' or 'impact' (a report counts once per impact it names; the
+# comma list becomes JSON for json_each). The backfill counts the reports already stored.
+_V4 = """
+CREATE TABLE report_counts (
+    org_id TEXT NOT NULL,
+    month  TEXT NOT NULL,
+    dim    TEXT NOT NULL,
+    code   TEXT NOT NULL,
+    n      INTEGER NOT NULL CHECK (n > 0),
+    PRIMARY KEY (org_id, month, dim, code)
+) STRICT, WITHOUT ROWID;
+
+-- The national view sums every organisation by month: this index holds all it reads, in order.
+CREATE INDEX report_counts_by_month ON report_counts (month, dim, code, org_id, n);
+
+-- The export reads one organisation's reports of a range of months.
+CREATE INDEX reports_by_org_month ON reports (org_id, month);
+
+CREATE TRIGGER report_counts_insert AFTER INSERT ON reports BEGIN
+    INSERT INTO report_counts (org_id, month, dim, code, n)
+    SELECT NEW.org_id, NEW.month, c.dim, c.code, 1 FROM (
+        SELECT 'all' AS dim, '' AS code
+        UNION ALL SELECT 'type', NEW.type
+        UNION ALL SELECT 'channel', NEW.channel
+        UNION ALL SELECT 'police', NEW.police
+        UNION ALL SELECT 'impact', value
+            FROM json_each('["' || replace(NEW.impacts, ',', '","') || '"]') WHERE value != ''
+    ) AS c WHERE true
+    ON CONFLICT (org_id, month, dim, code) DO UPDATE SET n = n + 1;
+END;
+
+CREATE TRIGGER report_counts_delete AFTER DELETE ON reports BEGIN
+    DELETE FROM report_counts
+    WHERE org_id = OLD.org_id AND month = OLD.month AND n = 1 AND (dim, code) IN (
+        SELECT 'all', '' UNION ALL SELECT 'type', OLD.type
+        UNION ALL SELECT 'channel', OLD.channel UNION ALL SELECT 'police', OLD.police
+        UNION ALL SELECT 'impact', value
+            FROM json_each('["' || replace(OLD.impacts, ',', '","') || '"]') WHERE value != ''
+    );
+    UPDATE report_counts SET n = n - 1
+    WHERE org_id = OLD.org_id AND month = OLD.month AND (dim, code) IN (
+        SELECT 'all', '' UNION ALL SELECT 'type', OLD.type
+        UNION ALL SELECT 'channel', OLD.channel UNION ALL SELECT 'police', OLD.police
+        UNION ALL SELECT 'impact', value
+            FROM json_each('["' || replace(OLD.impacts, ',', '","') || '"]') WHERE value != ''
+    );
+END;
+
+-- No code changes these columns today; if some ever does, the counts move with the report.
+CREATE TRIGGER report_counts_update
+AFTER UPDATE OF org_id, month, type, channel, police, impacts ON reports BEGIN
+    DELETE FROM report_counts
+    WHERE org_id = OLD.org_id AND month = OLD.month AND n = 1 AND (dim, code) IN (
+        SELECT 'all', '' UNION ALL SELECT 'type', OLD.type
+        UNION ALL SELECT 'channel', OLD.channel UNION ALL SELECT 'police', OLD.police
+        UNION ALL SELECT 'impact', value
+            FROM json_each('["' || replace(OLD.impacts, ',', '","') || '"]') WHERE value != ''
+    );
+    UPDATE report_counts SET n = n - 1
+    WHERE org_id = OLD.org_id AND month = OLD.month AND (dim, code) IN (
+        SELECT 'all', '' UNION ALL SELECT 'type', OLD.type
+        UNION ALL SELECT 'channel', OLD.channel UNION ALL SELECT 'police', OLD.police
+        UNION ALL SELECT 'impact', value
+            FROM json_each('["' || replace(OLD.impacts, ',', '","') || '"]') WHERE value != ''
+    );
+    INSERT INTO report_counts (org_id, month, dim, code, n)
+    SELECT NEW.org_id, NEW.month, c.dim, c.code, 1 FROM (
+        SELECT 'all' AS dim, '' AS code
+        UNION ALL SELECT 'type', NEW.type
+        UNION ALL SELECT 'channel', NEW.channel
+        UNION ALL SELECT 'police', NEW.police
+        UNION ALL SELECT 'impact', value
+            FROM json_each('["' || replace(NEW.impacts, ',', '","') || '"]') WHERE value != ''
+    ) AS c WHERE true
+    ON CONFLICT (org_id, month, dim, code) DO UPDATE SET n = n + 1;
+END;
+
+INSERT INTO report_counts (org_id, month, dim, code, n)
+SELECT org_id, month, dim, code, COUNT(*) FROM (
+    SELECT org_id, month, 'all' AS dim, '' AS code FROM reports
+    UNION ALL SELECT org_id, month, 'type', type FROM reports
+    UNION ALL SELECT org_id, month, 'channel', channel FROM reports
+    UNION ALL SELECT org_id, month, 'police', police FROM reports
+    UNION ALL SELECT r.org_id, r.month, 'impact', j.value
+        FROM reports r, json_each('["' || replace(r.impacts, ',', '","') || '"]') j
+        WHERE j.value != ''
+)
+GROUP BY org_id, month, dim, code;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
 """Ordered migration scripts; the schema version of the code is `len(MIGRATIONS)`."""
 
 
