@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -115,6 +116,25 @@ def buttons(calls: list[Call]) -> list[tuple[str, str]]:
         if rows:
             return [(b["text"], b.get("callback_data", "")) for row in rows for b in row]
     return []
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """`trygg` commands configure logging globally; put it back so caplog tests see INFO."""
+    names = [
+        "",
+        "bot",
+        "httpx",
+        "httpcore",
+        "aiosqlite",
+        "apscheduler",
+        "telegram",
+        "telegram.request",
+    ]
+    levels = {name: logging.getLogger(name).level for name in names}
+    yield
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
 
 
 @pytest.fixture
