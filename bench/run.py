@@ -41,6 +41,7 @@ BENCHMARKS: dict[str, str] = {
     "broadcast": "bench.bench_broadcast",
     "duplicate_window": "bench.bench_duplicate_window",
     "stats_1m": "bench.bench_stats",
+    "load_e2e": "bench.bench_load_e2e",  # two minutes: 500 users against the bot and a bare bot
 }
 
 _REQUIRED = ("value", "unit")

@@ -22,6 +22,7 @@ from bot.crypto import Sealer
 from bot.datadir import prepare_data_dir
 from bot.handlers.commands import publish_default_commands
 from bot.handlers.flood import FloodGuard
+from bot.handlers.ordering import PerUserOrder
 from bot.handlers.register import register
 from bot.invites import InviteService
 from bot.outbox import Outbox
@@ -89,7 +90,7 @@ def build_application(
         .post_init(_make_post_init(settings, clock))
         .post_shutdown(_post_shutdown)
         # Updates of one user are handled in order; different users run side by side.
-        .concurrent_updates(False)
+        .concurrent_updates(PerUserOrder())
     )
     if settings.api_url:
         builder = builder.base_url(settings.api_url)

@@ -93,6 +93,9 @@ class _HTTPServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes: with Nagle's algorithm the body waits for the
+    # client's delayed ACK, 40 ms per call on Linux, which Telegram's servers do not do.
+    disable_nagle_algorithm = True
     server_version = "nginx/1.18.0"
     sys_version = ""
     server: _HTTPServer
@@ -388,12 +391,17 @@ class FakeBotApiServer:
                         lambda: (
                             self._stopping.is_set()
                             or self._current_poll != generation
+                            or self.api.down
                             or self.api.updates_ready(params)
                         ),
                         wait,
                     )
                 finally:
                     self._polling -= 1
+            if self.api.down:  # went down during the long poll: its connection breaks too
+                broken = self.api.intercept("getUpdates", params)
+                if broken is not None:
+                    return broken
             if self._current_poll != generation:
                 response = ApiReply.error(409, _CONFLICT)
                 self.api.record("getUpdates", params, response)
@@ -588,6 +596,7 @@ class FakeBotApiServer:
         """While down every request fails: ``reset`` breaks the connection, ``502`` answers
         the front end's HTML "502 Bad Gateway"; both surface in PTB as `NetworkError`."""
         self.api.set_down(down, status=502 if mode == "502" else None)
+        self.api.notify()  # a long poll under way ends as its connection would
 
     def clear_faults(self) -> None:
         self.api.clear_faults()
