@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 _TOKEN_SHAPE = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{20,}$")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -65,6 +66,33 @@ class Settings:
         return self.data_dir / "trygg.sqlite3"
 
 
+_N = TypeVar("_N", int, float)
+
+
+def _number(
+    env: Mapping[str, str],
+    name: str,
+    default: _N,
+    kind: Callable[[str], _N],
+    valid: Callable[[_N], bool],
+    problem: str,
+    problems: list[str],
+) -> _N:
+    """A numeric setting, or its default; a bad value adds `problem` and keeps the default."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        problems.append(problem)
+        return default
+    if not valid(value):
+        problems.append(problem)
+        return default
+    return value
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Read TELEGRAM_BOT_TOKEN, TRYGG_API_URL, TRYGG_DATA_DIR, TRYGG_ROUTINES, TRYGG_LOG_LEVEL,
     TRYGG_RELOAD_INTERVAL, TRYGG_FLOOD_BURST, TRYGG_FLOOD_RATE and TRYGG_STATS_THRESHOLD."""
@@ -97,48 +125,43 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     if log_level not in _LOG_LEVELS:
         problems.append(f"TRYGG_LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}")
 
-    reload_interval = 2.0
-    raw_interval = env.get("TRYGG_RELOAD_INTERVAL", "").strip()
-    if raw_interval:
-        try:
-            reload_interval = float(raw_interval)
-            if reload_interval <= 0:
-                raise ValueError
-        except ValueError:
-            problems.append("TRYGG_RELOAD_INTERVAL must be a positive number of seconds")
-
-    flood_burst = 20
-    raw_burst = env.get("TRYGG_FLOOD_BURST", "").strip()
-    if raw_burst:
-        try:
-            flood_burst = int(raw_burst)
-            if flood_burst < 0:
-                raise ValueError
-        except ValueError:
-            problems.append("TRYGG_FLOOD_BURST must be a whole number, 0 or more (0: no limit)")
-
-    flood_rate = 1.0
-    raw_rate = env.get("TRYGG_FLOOD_RATE", "").strip()
-    if raw_rate:
-        try:
-            flood_rate = float(raw_rate)
-            if not flood_rate > 0:
-                raise ValueError
-        except ValueError:
-            problems.append("TRYGG_FLOOD_RATE must be a positive number of updates a second")
-
-    stats_threshold = 3
-    raw_threshold = env.get("TRYGG_STATS_THRESHOLD", "").strip()
-    if raw_threshold:
-        try:
-            stats_threshold = int(raw_threshold)
-            if stats_threshold < 3:
-                raise ValueError
-        except ValueError:
-            problems.append(
-                "TRYGG_STATS_THRESHOLD must be a whole number, 3 or more (statistics show "
-                "smaller counts as <3)"
-            )
+    reload_interval = _number(
+        env,
+        "TRYGG_RELOAD_INTERVAL",
+        2.0,
+        float,
+        lambda v: v > 0,
+        "TRYGG_RELOAD_INTERVAL must be a positive number of seconds",
+        problems,
+    )
+    flood_burst = _number(
+        env,
+        "TRYGG_FLOOD_BURST",
+        20,
+        int,
+        lambda v: v >= 0,
+        "TRYGG_FLOOD_BURST must be a whole number, 0 or more (0: no limit)",
+        problems,
+    )
+    flood_rate = _number(
+        env,
+        "TRYGG_FLOOD_RATE",
+        1.0,
+        float,
+        lambda v: v > 0,
+        "TRYGG_FLOOD_RATE must be a positive number of updates a second",
+        problems,
+    )
+    stats_threshold = _number(
+        env,
+        "TRYGG_STATS_THRESHOLD",
+        3,
+        int,
+        lambda v: v >= 3,
+        "TRYGG_STATS_THRESHOLD must be a whole number, 3 or more (statistics show "
+        "smaller counts as <3)",
+        problems,
+    )
 
     if problems:
         raise ConfigError(problems)
