@@ -1,6 +1,6 @@
 """contact_path: "whom do I contact" updates per second through the real dispatch path.
 
-The bot is `bot.app.build_application` on the recording transport (`bot.transport`), started
+The bot is `bot.app.build_application` on the recording transport (`bot.devchat.transport`), started
 with `bot.app.running` on the example routines and a fresh SQLite database, as the tests run it.
 `USERS` officials join with invite links (Solviks kommun and Region Norrmark, one in five with
 an English Telegram), then each in turn sends, round after round, the three ways of asking:
@@ -57,8 +57,8 @@ from telegram.ext import (
 from bench.measure import rounded
 from bot.app import OFFLINE_TOKEN, build_application, running
 from bot.config import Settings
+from bot.devchat.transport import RecordingRequest
 from bot.storage import Role
-from bot.transport import RecordingRequest
 from tests.fakes import telegram_objects as tg
 
 NAME = "contact_path"

@@ -2,7 +2,7 @@
 anonymiser alone.
 
 **report_submit**: complete reports per second. The bot is `bot.app.build_application` on the
-recording transport (`bot.transport`), started with `bot.app.running` on the example routines
+recording transport (`bot.devchat`), started with `bot.app.running` on the example routines
 and a fresh SQLite database, as the tests run it. Two coordinators of Solviks kommun join as the
 receiving contact `sakerhet`, and `REPORTERS` members join. Each report is what an official
 does: `/rapportera`, a press on each step's button (type, channel, month, repeated, perpetrator,
@@ -46,9 +46,9 @@ from bench.measure import rounded
 from bot.app import build_application, running
 from bot.config import Settings
 from bot.context import TryggApp
+from bot.devchat.transport import RecordingRequest
 from bot.reports.anonymise import anonymise
 from bot.storage import Role
-from bot.transport import RecordingRequest
 from tests.fakes import telegram_objects as tg
 
 REPO = Path(__file__).resolve().parent.parent

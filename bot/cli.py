@@ -115,7 +115,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(NO_TOKEN_HELP, file=sys.stderr)
         if sys.stdin.isatty() and not args.no_chat:
             print("Starting the terminal chat with the example routine (Ctrl-D ends it).\n")
-            from bot.chat import run_chat
+            from bot.devchat.chat import run_chat
 
             return asyncio.run(run_chat(settings, org="solvik", lang="sv", role="member"))
         return 2
@@ -237,7 +237,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
     """Talk to the bot's real handlers in the terminal, offline."""
     settings = _settings_or_exit()
     configure_logging("WARNING")
-    from bot.chat import run_chat
+    from bot.devchat.chat import run_chat
 
     return asyncio.run(run_chat(settings, org=args.org, lang=args.lang, role=args.role))
 

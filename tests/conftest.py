@@ -15,8 +15,8 @@ import pytest
 from bot.app import build_application, running
 from bot.config import Settings
 from bot.context import Services, TryggApp
+from bot.devchat.transport import Call, RecordingRequest
 from bot.storage import Role
-from bot.transport import Call, RecordingRequest
 from tests.fakes import telegram_objects as tg
 
 REPO = Path(__file__).resolve().parent.parent

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.chat import run_chat
 from bot.cli import main
 from bot.config import Settings
+from bot.devchat.chat import run_chat
 from tests.conftest import ROUTINES
 
 

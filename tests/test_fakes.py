@@ -34,7 +34,7 @@ from telegram.ext import (
 )
 from telegram.request import HTTPXRequest
 
-from bot.transport import (
+from bot.devchat.transport import (
     ApiReply,
     Call,
     EntityParseError,

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
+from bot.devchat.transport import Call
 from bot.handlers import health
 from bot.handlers.commands import menu
 from bot.health.gaps import OrgHealth
-from bot.transport import Call
 from tests.conftest import Harness, texts
 
 ANNA = 2001

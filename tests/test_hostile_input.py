@@ -40,9 +40,9 @@ from hypothesis import strategies as st
 
 from bot.app import build_application, running
 from bot.config import Settings
+from bot.devchat.transport import Call, RecordingRequest, utf16_len
 from bot.handlers import callbacks, flood
 from bot.reports.model import Draft
-from bot.transport import Call, RecordingRequest, utf16_len
 from tests.conftest import OFFICE_HOURS, ROUTINES, Clock, Harness, texts
 from tests.fakes import telegram_objects as tg
 

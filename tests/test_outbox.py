@@ -20,6 +20,7 @@ from telegram import Bot
 from telegram.ext import Application
 
 from bot.crypto import Sealer
+from bot.devchat.transport import RecordingRequest
 from bot.outbox import (
     BACKOFF_MAX,
     GIVE_UP_AFTER,
@@ -31,7 +32,6 @@ from bot.outbox import (
 )
 from bot.reports.model import Report, State
 from bot.storage.db import Database, OutboxItem
-from bot.transport import RecordingRequest
 
 TOKEN = "123456:TEST"
 START = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)

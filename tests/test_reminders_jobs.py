@@ -21,12 +21,12 @@ from bot.app import build_application, running
 from bot.cli import main
 from bot.config import Settings
 from bot.datadir import prepare_data_dir
+from bot.devchat.transport import Call, RecordingRequest
 from bot.reminders.jobs import JOB_NAME, run_due
 from bot.reminders.pacing import Pacer
 from bot.reports.model import Report, State
 from bot.storage import Role
 from bot.storage.db import Database
-from bot.transport import Call, RecordingRequest
 from tests.conftest import OFFICE_HOURS, Clock, Harness, buttons, texts
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")

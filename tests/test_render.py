@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from bot.devchat.transport import parse_html, utf16_len
 from bot.handlers import callbacks
 from bot.handlers.render import split_html
-from bot.transport import parse_html, utf16_len
 
 
 def test_short_text_is_one_message() -> None:

@@ -8,8 +8,8 @@ from dataclasses import replace
 import pytest
 
 from bot.app import build_application, running
+from bot.devchat.transport import Call, RecordingRequest
 from bot.handlers import callbacks
-from bot.transport import Call, RecordingRequest
 from tests.conftest import Harness, buttons, html, texts
 
 REPORTER = 7_770_001

@@ -26,9 +26,9 @@ import pytest
 from bot import cli
 from bot.app import build_application, running
 from bot.config import ConfigError, Secret, Settings, load_settings
+from bot.devchat.transport import RecordingRequest
 from bot.handlers import callbacks
 from bot.reports.retention import purge
-from bot.transport import RecordingRequest
 from tests.conftest import OFFICE_HOURS, Clock, Harness, texts
 
 TOKEN = "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"

@@ -7,12 +7,12 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from bot.devchat.transport import Call
 from bot.handlers import callbacks, stats
 from bot.invites import NATIONAL_ORG
 from bot.reports.model import Report
 from bot.stats.render import CELL_WIDTH, LABEL_WIDTH
 from bot.stats.tables import StatsView
-from bot.transport import Call
 from tests.conftest import Harness, buttons, texts
 from tests.test_stats_aggregate import report
 

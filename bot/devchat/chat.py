@@ -21,8 +21,8 @@ from telegram import Update
 from bot.app import build_application, running
 from bot.config import Settings
 from bot.context import TryggApp
+from bot.devchat.transport import Call, RecordingRequest
 from bot.storage import Role
-from bot.transport import Call, RecordingRequest
 
 CHAT_USER_ID = 424242
 

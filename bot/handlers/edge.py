@@ -17,9 +17,9 @@ from bot.handlers.account import language_chosen
 from bot.handlers.common import profile, reply
 from bot.handlers.contact import show_menu, situation_chosen
 from bot.handlers.membership import forget_chosen, join_chosen
+from bot.handlers.reminders import reminders_button
 from bot.handlers.render import render_answer
 from bot.i18n import normalise_language, t
-from bot.reminders.commands import reminders_button
 from bot.routines.answer import answer, situations_for
 
 log = logging.getLogger(__name__)

@@ -23,7 +23,7 @@ from bot.handlers import (
     stats,
     text,
 )
-from bot.reminders import commands as reminder_commands
+from bot.handlers import reminders as reminder_commands
 
 Callback = Callable[[Update, TryggContext], Coroutine[Any, Any, None]]
 

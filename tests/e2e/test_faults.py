@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.transport import ApiReply, NetworkFault
+from bot.devchat.transport import ApiReply, NetworkFault
 from tests.e2e.conftest import StartBot, Trygg, has_buttons
 from tests.fakes.bot_api_server import FakeBotApiServer
 

@@ -1,7 +1,7 @@
 """A fake Telegram Bot API server on 127.0.0.1, for running the bot end to end over HTTP.
 
 It answers ``/bot<token>/<method>`` (GET or POST; JSON, form-encoded or multipart bodies, as
-PTB sends them) with the same `bot.transport.FakeBotApi` that `RecordingRequest` uses, and
+PTB sends them) with the same `bot.devchat.transport.FakeBotApi` that `RecordingRequest` uses, and
 long-polls ``getUpdates`` like Telegram: it waits on a condition until an update is queued or
 the ``timeout`` passes, and a newer getUpdates ends an older one with 409 Conflict.
 
@@ -35,7 +35,7 @@ from types import TracebackType
 from typing import Any, Literal, Self, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
-from bot.transport import (
+from bot.devchat.transport import (
     DEFAULT_BOT_USERNAME,
     ApiReply,
     Call,

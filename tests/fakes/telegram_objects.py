@@ -7,7 +7,7 @@ Every builder returns the update as Telegram would send it (a dict with an incre
     await app.process_update(ptb(message_update(42, "/start"), app.bot))
 
 Defaults: a private chat whose id is the user's id, ``language_code="sv"``, the bot of
-`bot.transport` (id 123456, ``@trygg_test_bot``). Group chats: ``chat_type="group"`` or
+`bot.devchat.transport` (id 123456, ``@trygg_test_bot``). Group chats: ``chat_type="group"`` or
 ``"supergroup"`` with an optional ``chat_id`` (a negative id is made up otherwise).
 """
 
@@ -20,7 +20,12 @@ from typing import Any, Literal
 
 from telegram import Bot, Update
 
-from bot.transport import DEFAULT_BOT_FIRST_NAME, DEFAULT_BOT_ID, DEFAULT_BOT_USERNAME, utf16_len
+from bot.devchat.transport import (
+    DEFAULT_BOT_FIRST_NAME,
+    DEFAULT_BOT_ID,
+    DEFAULT_BOT_USERNAME,
+    utf16_len,
+)
 
 JSONDict = dict[str, Any]
 ChatType = Literal["private", "group", "supergroup", "channel"]
