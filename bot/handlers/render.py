@@ -13,23 +13,18 @@ from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.fragments import phone_link
 from bot.handlers import callbacks
 from bot.i18n import Html, escape, t
 from bot.routines.answer import Answer, Reachability
 from bot.routines.hours import describe
-from bot.routines.models import Contact, Situation
+from bot.routines.models import Situation
 
 MESSAGE_LIMIT = 4096
 _WEEKDAYS = {
     "sv": ("mån", "tis", "ons", "tor", "fre", "lör", "sön"),
     "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
 }
-
-
-def phone_link(contact: Contact) -> Html:
-    if contact.phone is None:
-        return Html("")
-    return Html(f'<a href="tel:{escape(contact.phone.e164)}">{escape(contact.phone.national)}</a>')
 
 
 def _when(moment: datetime, timezone: str, lang: str) -> str:

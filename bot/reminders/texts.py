@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from bot.handlers import callbacks
-from bot.handlers.render import phone_link
+from bot import callbacks
+from bot.fragments import phone_link
 from bot.i18n import Html, escape, t
 from bot.reminders.schedule import local_now
 from bot.reports.model import Report
