@@ -6,6 +6,7 @@ import pytest
 
 from bot.devchat.transport import parse_html, utf16_len
 from bot.handlers import callbacks
+from bot.handlers.register import BUTTON_CALLBACKS
 from bot.handlers.render import split_html
 
 
@@ -61,3 +62,8 @@ def test_callback_data_round_trips() -> None:
 )
 def test_data_the_bot_did_not_make_is_refused(data: str | None) -> None:
     assert callbacks.parse(data) is None
+
+
+def test_every_button_the_bot_makes_has_a_route() -> None:
+    """A button whose action had no handler would answer "outdated" although the bot made it."""
+    assert set(BUTTON_CALLBACKS) == callbacks.ACTIONS

@@ -7,17 +7,16 @@ from __future__ import annotations
 
 import logging
 import traceback
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Any
 
 from telegram import Update
 from telegram.error import Forbidden, TelegramError
 
 from bot.context import TryggContext
-from bot.handlers import callbacks, cases, mine, report, stats
-from bot.handlers.account import language_chosen
+from bot.handlers import callbacks
 from bot.handlers.common import profile, reply
-from bot.handlers.contact import show_menu, situation_chosen
-from bot.handlers.membership import forget_chosen, join_chosen
-from bot.handlers.reminders import reminders_button
+from bot.handlers.contact import show_menu
 from bot.handlers.render import render_answer
 from bot.i18n import normalise_language, t
 from bot.routines.answer import answer, situations_for
@@ -57,45 +56,38 @@ async def unknown_command(update: Update, context: TryggContext) -> None:
     await reply(update, t("command.unknown", p.lang))
 
 
-async def button(update: Update, context: TryggContext) -> None:
-    """Every inline button comes here; data the bot did not make gets a clear answer."""
-    query = update.callback_query
-    if query is None:
-        return
-    try:
-        await query.answer()
-    except TelegramError as error:
-        # Answering only stops the button's spinner: a 429 or an outage here must not cost the
-        # press itself (a report being sent, a case acknowledged). The replies may still fail.
-        log.info("could not answer a button press (%s); handling it anyway", type(error).__name__)
-    data = callbacks.parse(query.data)
-    if data is None:
-        p = await profile(update, context)
-        await reply(update, t("callback.outdated", p.lang))
-        await show_menu(update, context, p)
-        return
-    if data.action == "sit":
-        await situation_chosen(update, context, data.arg)
-    elif data.action == "menu":
-        await show_menu(update, context)
-    elif data.action == "lang":
-        await language_chosen(update, context, data.arg)
-    elif data.action == "join":
-        await join_chosen(update, context, data.arg)
-    elif data.action == "forget":
-        await forget_chosen(update, context, data.arg)
-    elif data.action == "rep":
-        await report.report_button_pressed(update, context, data.arg)
-    elif data.action == "case":
-        await cases.case_button(update, context, data.arg)
-    elif data.action == "relay":
-        await cases.relay_button(update, context, data.arg)
-    elif data.action == "mine":
-        await mine.mine_button(update, context, data.arg)
-    elif data.action == "remind":
-        await reminders_button(update, context, data.arg)
-    elif data.action == "stats":
-        await stats.stats_button(update, context, data.arg)
+ButtonCallback = Callable[[Update, TryggContext, str], Coroutine[Any, Any, None]]
+"""What a button's action runs: the update, the context and the button's argument."""
+
+
+def button_router(
+    routes: Mapping[str, ButtonCallback],
+) -> Callable[[Update, TryggContext], Coroutine[Any, Any, None]]:
+    """The one callback for every inline button: `routes` maps each action to its handler."""
+
+    async def button(update: Update, context: TryggContext) -> None:
+        """Every inline button comes here; data the bot did not make gets a clear answer."""
+        query = update.callback_query
+        if query is None:
+            return
+        try:
+            await query.answer()
+        except TelegramError as error:
+            # Answering only stops the button's spinner: a 429 or an outage here must not cost
+            # the press itself (a report being sent, a case acknowledged). Replies may still fail.
+            log.info(
+                "could not answer a button press (%s); handling it anyway", type(error).__name__
+            )
+        data = callbacks.parse(query.data)
+        route = routes.get(data.action) if data is not None else None
+        if data is None or route is None:
+            p = await profile(update, context)
+            await reply(update, t("callback.outdated", p.lang))
+            await show_menu(update, context, p)
+            return
+        await route(update, context, data.arg)
+
+    return button
 
 
 async def on_error(update: object, context: TryggContext) -> None:

@@ -48,6 +48,28 @@ COMMAND_CALLBACKS: dict[commands.Command, Callback] = {
 }
 
 
+async def _menu(update: Update, context: TryggContext, _arg: str) -> None:
+    """The menu button: the situations again."""
+    await contact.show_menu(update, context)
+
+
+# Every button's action (the part before ":" in its data, made in bot/callbacks.py) and the
+# handler it runs with the rest; an action missing here gets the outdated-button answer.
+BUTTON_CALLBACKS: dict[str, edge.ButtonCallback] = {
+    "sit": contact.situation_chosen,
+    "menu": _menu,
+    "lang": account.language_chosen,
+    "join": membership.join_chosen,
+    "forget": membership.forget_chosen,
+    "rep": report.report_button_pressed,
+    "case": cases.case_button,
+    "relay": cases.relay_button,
+    "mine": mine.mine_button,
+    "remind": reminder_commands.reminders_button,
+    "stats": stats.stats_button,
+}
+
+
 def register(app: TryggApp, flood_guard: flood.FloodGuard | None = None) -> None:
     """Add all handlers to group 0; the first matching handler wins, so specific ones go first.
 
@@ -64,7 +86,7 @@ def register(app: TryggApp, flood_guard: flood.FloodGuard | None = None) -> None
     app.add_handler(MessageHandler(filters.UpdateType.EDITED & _PRIVATE, edge.edited))
     for command, callback in COMMAND_CALLBACKS.items():
         app.add_handler(CommandHandler(list(set(command.names)), callback, filters=_PRIVATE))
-    app.add_handler(CallbackQueryHandler(edge.button))
+    app.add_handler(CallbackQueryHandler(edge.button_router(BUTTON_CALLBACKS)))
     app.add_handler(MessageHandler(_PRIVATE & filters.COMMAND, edge.unknown_command))
     app.add_handler(MessageHandler(_PRIVATE & filters.TEXT, text.on_text))
     app.add_handler(MessageHandler(_PRIVATE, edge.not_text))
