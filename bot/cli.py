@@ -503,6 +503,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # python-telegram-bot 22 warns when it builds a RetryAfter unless durations are timedeltas;
+    # the process opts in where it starts, not as a side effect of importing `bot`.
+    os.environ.setdefault("PTB_TIMEDELTA", "1")
     args = build_parser().parse_args(argv)
     if getattr(args, "uses", None) is None and getattr(args, "role", None) in (
         "coordinator",

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from bot.datadir import DB_FILE
+
 _TOKEN_SHAPE = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{20,}$")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
@@ -63,7 +65,7 @@ class Settings:
 
     @property
     def db_path(self) -> Path:
-        return self.data_dir / "trygg.sqlite3"
+        return self.data_dir / DB_FILE
 
 
 _N = TypeVar("_N", int, float)

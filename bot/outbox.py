@@ -187,7 +187,7 @@ def _markup(buttons: Any) -> InlineKeyboardMarkup | None:
 
 
 def _retry_after(error: RetryAfter) -> timedelta:
-    # With PTB_TIMEDELTA=1 (set in bot/__init__.py) this is a timedelta; an int otherwise.
+    # With PTB_TIMEDELTA=1 (set by `trygg`, bot/cli.py) this is a timedelta; an int otherwise.
     value: int | float | timedelta = error.retry_after
     if isinstance(value, timedelta):
         return value

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -26,6 +27,12 @@ ROUTINES = REPO / "routines"
 OFFICE_HOURS = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 # The same Tuesday at 23:00 in Stockholm: offices are closed.
 NIGHT = datetime(2026, 11, 24, 22, 0, tzinfo=UTC)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """As `trygg` does at start: PTB's durations as timedeltas, so building a RetryAfter does not
+    warn (and warnings are errors here)."""
+    os.environ.setdefault("PTB_TIMEDELTA", "1")
 
 
 class Clock:
