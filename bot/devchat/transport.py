@@ -1625,7 +1625,74 @@ def split_bot_url(url: str) -> tuple[str | None, str]:
     return token, method
 
 
-class RecordingRequest(BaseRequest):
+class FakeApiFront:
+    """What a test or the terminal chat asks of a `FakeBotApi`, whatever carries the bot's
+    requests to it: `RecordingRequest` in the process, `tests.fakes.bot_api_server` over HTTP.
+    One set of conveniences, so the two fakes cannot drift apart."""
+
+    __slots__ = ()
+
+    _api: FakeBotApi
+
+    @property
+    def api(self) -> FakeBotApi:
+        return self._api
+
+    def calls(self, method: str | None = None) -> list[Call]:
+        return self._api.calls(method)
+
+    def sent_to(self, chat_id: int | str) -> list[Call]:
+        return self._api.sent_to(chat_id)
+
+    def last_text(self, chat_id: int | str) -> str | None:
+        return self._api.last_text(chat_id)
+
+    def messages_to(self, chat_id: int | str, *, include_edits: bool = False) -> list[JSONDict]:
+        return self._api.messages_to(chat_id, include_edits=include_edits)
+
+    def message(self, chat_id: int | str, message_id: int) -> JSONDict | None:
+        return self._api.message(chat_id, message_id)
+
+    def clear(self) -> None:
+        self._api.clear()
+
+    def fail_next(
+        self,
+        method: str = "*",
+        status: int | None = None,
+        description: str | None = None,
+        *,
+        retry_after: int | None = None,
+        times: int = 1,
+        chat_id: int | str | None = None,
+        network: Literal["reset", "timeout"] | None = None,
+    ) -> None:
+        """The next ``times`` calls of ``method`` fail (see `FakeBotApi.fail_next`)."""
+        self._api.fail_next(
+            method,
+            status,
+            description,
+            retry_after=retry_after,
+            times=times,
+            chat_id=chat_id,
+            network=network,
+        )
+
+    def clear_faults(self) -> None:
+        self._api.clear_faults()
+
+    def push_update(self, update: Mapping[str, Any]) -> JSONDict:
+        return self._api.push_update(update)
+
+    def pending_updates(self) -> list[JSONDict]:
+        return self._api.pending_updates()
+
+    def block_user(self, chat_id: int | str, blocked: bool = True) -> None:
+        """Sending to this chat answers 403 "bot was blocked by the user"."""
+        self._api.block_user(chat_id, blocked)
+
+
+class RecordingRequest(FakeApiFront, BaseRequest):
     """A `BaseRequest` that answers every Bot API call offline with a `FakeBotApi`.
 
     Use it for both of PTB's request slots::
@@ -1667,10 +1734,6 @@ class RecordingRequest(BaseRequest):
                 api.responder = responder
         self._api = api
         self._initialized = False
-
-    @property
-    def api(self) -> FakeBotApi:
-        return self._api
 
     def updates_request(self) -> RecordingRequest:
         """Another request object over the same API, for ``get_updates_request``."""
@@ -1726,7 +1789,7 @@ class RecordingRequest(BaseRequest):
                 )
         return self._api.handle("getUpdates", params, check_faults=False)
 
-    # -- conveniences, delegated to the API ---------------------------------------------------
+    # -- hooks, delegated to the API (the rest comes from FakeApiFront) ----------------------
 
     @property
     def on_send(self) -> OnSend | None:
@@ -1743,48 +1806,6 @@ class RecordingRequest(BaseRequest):
     @responder.setter
     def responder(self, hook: Responder | None) -> None:
         self._api.responder = hook
-
-    def calls(self, method: str | None = None) -> list[Call]:
-        return self._api.calls(method)
-
-    def sent_to(self, chat_id: int | str) -> list[Call]:
-        return self._api.sent_to(chat_id)
-
-    def last_text(self, chat_id: int | str) -> str | None:
-        return self._api.last_text(chat_id)
-
-    def messages_to(self, chat_id: int | str, *, include_edits: bool = False) -> list[JSONDict]:
-        return self._api.messages_to(chat_id, include_edits=include_edits)
-
-    def clear(self) -> None:
-        self._api.clear()
-
-    def fail_next(
-        self,
-        method: str = "*",
-        status: int | None = None,
-        description: str | None = None,
-        *,
-        retry_after: int | None = None,
-        times: int = 1,
-        chat_id: int | str | None = None,
-        network: Literal["reset", "timeout"] | None = None,
-    ) -> None:
-        self._api.fail_next(
-            method,
-            status,
-            description,
-            retry_after=retry_after,
-            times=times,
-            chat_id=chat_id,
-            network=network,
-        )
-
-    def push_update(self, update: Mapping[str, Any]) -> JSONDict:
-        return self._api.push_update(update)
-
-    def block_user(self, chat_id: int | str, blocked: bool = True) -> None:
-        self._api.block_user(chat_id, blocked)
 
 
 def texts(calls: Iterable[Call]) -> list[str | None]:

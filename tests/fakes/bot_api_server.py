@@ -39,6 +39,7 @@ from bot.devchat.transport import (
     DEFAULT_BOT_USERNAME,
     ApiReply,
     Call,
+    FakeApiFront,
     FakeBotApi,
     NetworkFault,
     Response,
@@ -219,7 +220,7 @@ def parse_body(query: str, content_type: str, body: bytes) -> JSONDict:
     return params
 
 
-class FakeBotApiServer:
+class FakeBotApiServer(FakeApiFront):
     """The Bot API over HTTP on 127.0.0.1 (``port=0``: a free port), for end-to-end tests.
 
     ``token=None`` accepts any well-formed token (the bot id is taken from it); a given token
@@ -239,7 +240,7 @@ class FakeBotApiServer:
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
-        self.api = api or FakeBotApi(bot_id=bot_id, username=username, strict=strict)
+        self._api = api or FakeBotApi(bot_id=bot_id, username=username, strict=strict)
         self._token = token
         if token is not None:
             self.api.adopt_token(token)
@@ -415,10 +416,6 @@ class FakeBotApiServer:
 
     # -- pushing updates ---------------------------------------------------------------------
 
-    def push_update(self, update: JSONDict) -> JSONDict:
-        """Queue a raw update (its update_id is assigned by the server)."""
-        return self.api.push_update(update)
-
     def push_message(self, user_id: int, text: str, **kwargs: Any) -> JSONDict:
         """Queue a text message from ``user_id`` (see `telegram_objects.message_update` for the
         keyword arguments); its message id comes from the chat's own sequence."""
@@ -454,22 +451,7 @@ class FakeBotApiServer:
         )
         return self.api.push_update(update)
 
-    def pending_updates(self) -> list[JSONDict]:
-        return self.api.pending_updates()
-
     # -- what the bot did --------------------------------------------------------------------
-
-    def calls(self, method: str | None = None) -> list[Call]:
-        return self.api.calls(method)
-
-    def messages_to(self, chat_id: int | str, *, include_edits: bool = False) -> list[JSONDict]:
-        return self.api.messages_to(chat_id, include_edits=include_edits)
-
-    def last_text(self, chat_id: int | str) -> str | None:
-        return self.api.last_text(chat_id)
-
-    def message(self, chat_id: int | str, message_id: int) -> JSONDict | None:
-        return self.api.message(chat_id, message_id)
 
     def clear(self) -> None:
         """Forget recorded calls and reset the `wait_for` cursors."""
@@ -562,44 +544,18 @@ class FakeBotApiServer:
 
     # -- faults ------------------------------------------------------------------------------
 
-    def fail(
-        self,
-        method: str = "*",
-        status: int | None = None,
-        description: str | None = None,
-        *,
-        retry_after: int | None = None,
-        times: int = 1,
-        chat_id: int | str | None = None,
-        network: Literal["reset", "timeout"] | None = None,
-    ) -> None:
-        """The next ``times`` calls of ``method`` fail (see `FakeBotApi.fail_next`)."""
-        self.api.fail_next(
-            method,
-            status,
-            description,
-            retry_after=retry_after,
-            times=times,
-            chat_id=chat_id,
-            network=network,
-        )
+    # The end-to-end tests' name for `fail_next`: the next calls of a method fail.
+    fail = FakeApiFront.fail_next
 
     def retry_after(self, method: str, seconds: int, *, times: int = 1) -> None:
         """The next ``times`` calls of ``method`` answer 429 with ``retry_after``."""
         self.api.fail_next(method, retry_after=seconds, times=times)
-
-    def block_user(self, chat_id: int | str, blocked: bool = True) -> None:
-        """Sending to this chat answers 403 "bot was blocked by the user"."""
-        self.api.block_user(chat_id, blocked)
 
     def set_down(self, down: bool = True, *, mode: Literal["reset", "502"] = "reset") -> None:
         """While down every request fails: ``reset`` breaks the connection, ``502`` answers
         the front end's HTML "502 Bad Gateway"; both surface in PTB as `NetworkError`."""
         self.api.set_down(down, status=502 if mode == "502" else None)
         self.api.notify()  # a long poll under way ends as its connection would
-
-    def clear_faults(self) -> None:
-        self.api.clear_faults()
 
 
 @contextlib.contextmanager
