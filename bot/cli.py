@@ -17,6 +17,7 @@ from telegram.error import InvalidToken, TelegramError
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.datadir import prepare_data_dir
+from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES
 from bot.invites import NATIONAL_ORG, InviteService, deep_link
 from bot.routines.loader import check_paths
 from bot.routines.registry import RoutineRegistry
@@ -117,7 +118,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             print("Starting the terminal chat with the example routine (Ctrl-D ends it).\n")
             from bot.devchat.chat import run_chat
 
-            return asyncio.run(run_chat(settings, org="solvik", lang="sv", role="member"))
+            return asyncio.run(
+                run_chat(settings, org="solvik", lang=DEFAULT_LANGUAGE, role="member")
+            )
         return 2
     from bot.app import build_application
 
@@ -443,7 +446,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     chat = sub.add_parser("chat", help="talk to the bot in the terminal, no network")
     chat.add_argument("--org", help="join this organisation first")
-    chat.add_argument("--lang", choices=["sv", "en"], default="sv")
+    chat.add_argument("--lang", choices=LANGUAGES, default=DEFAULT_LANGUAGE)
     chat.add_argument("--role", choices=["member", "coordinator"], default="member")
     chat.set_defaults(func=cmd_chat)
 
@@ -468,7 +471,9 @@ def build_parser() -> argparse.ArgumentParser:
     gaps = sub.add_parser("gaps", help="where the routines leave officials alone (exit 0)")
     gaps.add_argument("--org", help="only this organisation (default: every one)")
     gaps.add_argument("--format", choices=["text", "json"], default="text")
-    gaps.add_argument("--lang", choices=["sv", "en"], default="sv", help="language of text and PNG")
+    gaps.add_argument(
+        "--lang", choices=LANGUAGES, default=DEFAULT_LANGUAGE, help="language of text and PNG"
+    )
     gaps.add_argument("--png", metavar="FILE", help="also draw the week as a heatmap per situation")
     gaps.set_defaults(func=cmd_gaps)
 

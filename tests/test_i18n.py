@@ -10,7 +10,7 @@ import pytest
 
 from bot.handlers.commands import COMMANDS
 from bot.handlers.register import COMMAND_CALLBACKS
-from bot.i18n import Html, catalog, normalise_language, t
+from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES, Html, catalog, normalise_language, t, words
 
 BOT = Path(__file__).resolve().parent.parent / "bot"
 
@@ -19,11 +19,29 @@ def _fields(template: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(template) if name}
 
 
-def test_both_catalogs_have_the_same_keys_and_placeholders() -> None:
-    sv, en = catalog("sv"), catalog("en")
-    assert sorted(set(sv) ^ set(en)) == []
-    for key in sv:
-        assert _fields(sv[key]) == _fields(en[key]), key
+def test_every_catalog_has_the_same_keys_and_placeholders() -> None:
+    sv = catalog(DEFAULT_LANGUAGE)
+    for lang in LANGUAGES:
+        other = catalog(lang)
+        assert sorted(set(sv) ^ set(other)) == [], lang
+        for key in sv:
+            assert _fields(sv[key]) == _fields(other[key]), (lang, key)
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_each_language_names_the_weekdays_and_commands_as_telegram_accepts(lang: str) -> None:
+    assert len(words("weekday.short", lang)) == 7
+    assert len(words("weekday.long", lang)) == 7
+    names = [command.name(lang) for command in COMMANDS]
+    assert all(re.fullmatch(r"[a-z0-9_]{1,32}", name) for name in names), names
+    assert len(set(names)) == len(names)
+
+
+def test_no_command_name_means_another_command_in_another_language() -> None:
+    owner: dict[str, str] = {}
+    for command in COMMANDS:
+        for name in command.names:
+            assert owner.setdefault(name, command.key) == command.key, name
 
 
 def test_every_key_used_in_the_code_exists() -> None:
@@ -45,7 +63,7 @@ def test_every_command_has_a_menu_text_and_a_handler() -> None:
     for command in COMMANDS:
         assert command in COMMAND_CALLBACKS
         if command.in_menu:
-            assert f"command.{command.sv}" in catalog("sv")
+            assert f"command.{command.key}" in catalog("sv")
 
 
 def test_values_are_escaped_unless_already_html() -> None:

@@ -10,9 +10,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from bot.context import TryggContext
 from bot.handlers import callbacks
 from bot.handlers.common import profile, reply
-from bot.i18n import LANGUAGES, t
-
-_LANGUAGE_NAMES = {"sv": "Svenska", "en": "English"}
+from bot.i18n import LANGUAGES, SPOKEN, t
 
 
 async def help_command(update: Update, context: TryggContext) -> None:
@@ -28,13 +26,13 @@ async def help_command(update: Update, context: TryggContext) -> None:
 
 
 async def language_command(update: Update, context: TryggContext) -> None:
-    """/sprak: choose Swedish or English."""
+    """/sprak: choose one of the languages the bot speaks."""
     p = await profile(update, context)
     keyboard = InlineKeyboardMarkup(
         [
             [
-                InlineKeyboardButton(_LANGUAGE_NAMES[lang], callback_data=callbacks.language(lang))
-                for lang in LANGUAGES
+                InlineKeyboardButton(language.name, callback_data=callbacks.language(language.code))
+                for language in SPOKEN
             ]
         ]
     )

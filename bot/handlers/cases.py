@@ -17,7 +17,7 @@ from bot.context import Services, TryggContext
 from bot.handlers import callbacks
 from bot.handlers.common import Profile, markup, profile, reply
 from bot.handlers.report_text import report_line, summary_lines
-from bot.i18n import Html, t
+from bot.i18n import DEFAULT_LANGUAGE, Html, t
 from bot.outbox import message
 from bot.reports.anonymise import anonymise
 from bot.reports.model import Draft, Report, State, new_reference, report_from_draft
@@ -44,7 +44,7 @@ async def _lang_of(services: Services, user_id: int, routine: Routine | None) ->
     user = await services.db.get_user(user_id)
     if user is not None and user.lang_chosen and user.lang:
         return user.lang
-    return routine.organisation.default_language if routine else "sv"
+    return routine.organisation.default_language if routine else DEFAULT_LANGUAGE
 
 
 def _button(text: str, data: str) -> dict[str, str]:

@@ -15,21 +15,17 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.fragments import phone_link
 from bot.handlers import callbacks
-from bot.i18n import Html, escape, t
+from bot.i18n import Html, escape, t, words
 from bot.routines.answer import Answer, Reachability
 from bot.routines.hours import describe
 from bot.routines.models import Situation
 
 MESSAGE_LIMIT = 4096
-_WEEKDAYS = {
-    "sv": ("mån", "tis", "ons", "tor", "fre", "lör", "sön"),
-    "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
-}
 
 
 def _when(moment: datetime, timezone: str, lang: str) -> str:
     local = moment.astimezone(ZoneInfo(timezone))
-    day = _WEEKDAYS.get(lang, _WEEKDAYS["sv"])[local.weekday()]
+    day = words("weekday.short", lang)[local.weekday()]
     return f"{day} {local:%H:%M}"
 
 

@@ -13,7 +13,7 @@ import math
 
 from bot.health.gaps import OrgHealth, hour_grid
 from bot.health.report import as_plain, format_hours
-from bot.i18n import t
+from bot.i18n import t, words
 
 DPI = 100
 WIDTH = 1800
@@ -78,7 +78,7 @@ def render_heatmap(report: OrgHealth, lang: str) -> bytes:
         wrap=True,
     )
     colours = LinearSegmentedColormap.from_list("uncovered", [COVERED, UNCOVERED])
-    days = as_plain(t("heatmap.days", lang)).split()
+    days = list(words("weekday.short", lang))
     axes = figure.subplots(rows, columns, squeeze=False)
     for index, ax in enumerate(axes.flat):
         if index >= count:

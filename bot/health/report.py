@@ -11,7 +11,7 @@ import html
 from collections.abc import Iterable
 
 from bot.health.gaps import OrgHealth, SituationGaps
-from bot.i18n import Html, t
+from bot.i18n import Html, plain, t
 from bot.routines.hours import MINUTES_PER_WEEK, describe
 from bot.routines.models import Routine, Window
 
@@ -26,7 +26,7 @@ def format_hours(minutes: int, lang: str) -> str:
     """`62` or `62,5` (Swedish) / `62.5` (English) hours."""
     hours = minutes / 60
     text = f"{hours:.0f}" if minutes % 60 == 0 else f"{hours:.1f}"
-    return text.replace(".", ",") if lang == "sv" else text
+    return text.replace(".", plain("number.decimal_mark", lang))
 
 
 def describe_ranges(gaps: SituationGaps, lang: str) -> str:

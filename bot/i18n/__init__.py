@@ -1,4 +1,9 @@
-"""Message catalogs (one YAML file per language) and `t(key, lang, **values)`.
+"""The languages the bot speaks, their message catalogs (one YAML file per language) and
+`t(key, lang, **values)`.
+
+`SPOKEN` is the one list of languages: the catalogs, the command names, the weekday names, the
+CLI's choices, the routine files' languages and triage's stemmers all follow it. Adding a language
+is a catalog file and one entry here (docs/languages.md).
 
 Catalog strings are Telegram HTML. Values are HTML-escaped unless wrapped in `Html`, so user and
 routine-file text can never inject markup; already rendered fragments are passed as `Html`.
@@ -7,14 +12,33 @@ routine-file text can never inject markup; already rendered fragments are passed
 from __future__ import annotations
 
 import html
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any
 
 import yaml
 
-LANGUAGES = ("sv", "en")
-DEFAULT_LANGUAGE = "sv"
+
+@dataclass(frozen=True)
+class Language:
+    """One language the bot speaks."""
+
+    code: str  # ISO 639-1: Telegram's language_code, the catalog's file name, routine text keys
+    name: str  # in the language itself, on the /sprak buttons
+    stemmer: str  # the Snowball stemmer (snowballstemmer.algorithms()) for reading free text
+
+
+# The default first: Swedish is what the bot speaks to anyone whose language it does not know.
+SPOKEN = (
+    Language("sv", "Svenska", stemmer="swedish"),
+    Language("en", "English", stemmer="english"),
+)
+LANGUAGES = tuple(language.code for language in SPOKEN)
+DEFAULT_LANGUAGE = LANGUAGES[0]
+# Where a text must be read by someone whose language the bot does not speak (hours for a
+# Finnish client, say), English is the better guess than Swedish.
+FOREIGN_FALLBACK = "en"
 
 
 class Html(str):
@@ -40,9 +64,8 @@ def catalog(lang: str) -> dict[str, str]:
 
 def normalise_language(code: str | None) -> str:
     """Map a Telegram `language_code` (e.g. `en-GB`) to a language the bot speaks; Swedish first."""
-    if code and code.lower().split("-")[0] == "en":
-        return "en"
-    return DEFAULT_LANGUAGE
+    base = code.lower().split("-")[0] if code else ""
+    return base if base in LANGUAGES else DEFAULT_LANGUAGE
 
 
 def t(key: str, lang: str, **values: Any) -> Html:
@@ -53,3 +76,16 @@ def t(key: str, lang: str, **values: Any) -> Html:
         return Html(template)
     safe = {k: v if isinstance(v, Html) else escape(str(v)) for k, v in values.items()}
     return Html(template.format_map(safe))
+
+
+@cache
+def plain(key: str, lang: str) -> str:
+    """The message `key` as plain text (entities decoded), for images, terminals and parts that
+    are escaped again later."""
+    return html.unescape(t(key, lang))
+
+
+@cache
+def words(key: str, lang: str) -> tuple[str, ...]:
+    """A catalog entry of space-separated words, such as `weekday.short`, Monday first."""
+    return tuple(plain(key, lang).split())

@@ -11,7 +11,7 @@ from datetime import date, datetime
 
 from bot import callbacks
 from bot.fragments import phone_link
-from bot.i18n import Html, escape, t
+from bot.i18n import FOREIGN_FALLBACK, LANGUAGES, Html, escape, t, words
 from bot.reminders.schedule import local_now
 from bot.reports.model import Report
 from bot.routines.answer import EMERGENCY_REF, situations_for
@@ -19,11 +19,6 @@ from bot.routines.hours import describe
 from bot.routines.models import Contact, Event, Routine
 
 Buttons = list[list[dict[str, str]]]
-
-_WEEKDAYS = {
-    "sv": ("måndag", "tisdag", "onsdag", "torsdag", "fredag", "lördag", "söndag"),
-    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
-}
 
 
 def _button(text: str, data: str) -> dict[str, str]:
@@ -89,7 +84,7 @@ def digest_text(routine: Routine, lang: str) -> Html:
 
 
 def _long_date(day: date, lang: str) -> str:
-    weekday = _WEEKDAYS.get(lang, _WEEKDAYS["en"])[day.weekday()]
+    weekday = words("weekday.long", lang if lang in LANGUAGES else FOREIGN_FALLBACK)[day.weekday()]
     return f"{weekday} {day.isoformat()}"
 
 

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
 
+from bot.i18n import FOREIGN_FALLBACK, LANGUAGES, plain, words
 from bot.routines.models import Hours, Window
 
 MINUTES_PER_DAY = 1440
@@ -67,14 +68,6 @@ _DAY_HINTS = {
 _DASHES = str.maketrans({"–": "-", "—": "-", "‐": "-", "‑": "-", "−": "-"})
 _TIME = re.compile(r"(\d{1,2}):(\d{2})")
 _DOTTED_TIME = re.compile(r"(\d{1,2})[.,](\d{2})")
-
-_DAY_NAMES = {
-    "sv": ("mån", "tis", "ons", "tors", "fre", "lör", "sön"),
-    "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
-}
-_ALWAYS = {"sv": "dygnet runt", "en": "around the clock"}
-_NEVER = {"sv": "aldrig", "en": "never"}
-_EVERY_DAY = {"sv": "alla dagar", "en": "every day"}
 
 
 class HoursError(ValueError):
@@ -384,14 +377,14 @@ def describe(hours: Hours, lang: str) -> str:
     """A short text for the answer, e.g. "mån–fre 08:00–16:30" or "Mon–Fri 08:00–16:30".
 
     Windows with the same times are shown once with all their days, so a coordinator who wrote
-    "mon-tue" and "thu" on separate lines reads one "mån–tis, tors". A language other than sv or
-    en gets English, the better guess for someone who does not read Swedish.
+    "mon-tue" and "thu" on separate lines reads one "mån–tis, tors". A language the bot does not
+    speak gets English, the better guess for someone who does not read Swedish.
     """
-    key = lang if lang in _DAY_NAMES else "en"
+    key = lang if lang in LANGUAGES else FOREIGN_FALLBACK
     if hours is None:
-        return _ALWAYS[key]
+        return plain("hours.always", key)
     if not hours:
-        return _NEVER[key]
+        return plain("hours.never", key)
     by_times: dict[tuple[int, int], set[int]] = {}
     for window in hours:
         by_times.setdefault((window.start, window.end), set()).update(window.days)
@@ -431,10 +424,10 @@ def _first_day(days: Iterable[int]) -> int:
 
 
 def _describe_days(days: Iterable[int], key: str) -> str:
-    names = _DAY_NAMES[key]
+    names = words("weekday.short", key)
     runs = _day_runs(days)
     if len(runs[0]) == 7:
-        return _EVERY_DAY[key]
+        return plain("hours.every_day", key)
     return ", ".join(
         names[run[0]] if len(run) == 1 else f"{names[run[0]]}–{names[run[-1]]}" for run in runs
     )

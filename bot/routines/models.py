@@ -14,9 +14,11 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Literal, TypeVar
 
+from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES
+
 NATIONAL_PREFIX = "national."
 DEFAULT_TIMEZONE = "Europe/Stockholm"
-SUPPORTED_LANGUAGES = ("sv", "en")
+SUPPORTED_LANGUAGES = LANGUAGES  # the languages of the bot's own words (bot/i18n)
 
 DurationUnit = Literal["s", "m", "h", "d", "w", "mo"]
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -173,7 +175,7 @@ class Organisation:
     owner: str
     code: str | None = None
     timezone: str = DEFAULT_TIMEZONE
-    languages: tuple[str, ...] = ("sv",)
+    languages: tuple[str, ...] = (DEFAULT_LANGUAGE,)
     review_every: Duration = Duration(12, "mo")
 
     @property

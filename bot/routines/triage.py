@@ -54,6 +54,7 @@ from functools import lru_cache
 import snowballstemmer
 from rapidfuzz import fuzz, process
 
+from bot.i18n import SPOKEN
 from bot.routines.models import Situation
 
 __all__ = ["Triage", "TriageIndex", "index_for", "triage"]
@@ -157,7 +158,7 @@ class Triage:
     scores: Mapping[str, float] = field(default_factory=dict)
 
 
-_STEMMERS = {"sv": snowballstemmer.stemmer("swedish"), "en": snowballstemmer.stemmer("english")}
+_STEMMERS = {language.code: snowballstemmer.stemmer(language.stemmer) for language in SPOKEN}
 _STEM_LOCK = threading.Lock()  # a Snowball stemmer object keeps state while it stems
 
 

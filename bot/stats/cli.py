@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 from bot.config import Settings
 from bot.datadir import prepare_data_dir
-from bot.i18n import t
+from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES, t
 from bot.routines.registry import RoutineRegistry
 from bot.stats.aggregate import (
     Window,
@@ -50,7 +50,7 @@ def add_stats_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--org", help="one organisation (default: all, per organisation and total)")
     _add_range(parser)
     parser.add_argument("--format", choices=["table", "csv", "json"], default="table")
-    parser.add_argument("--lang", choices=["sv", "en"], default="sv")
+    parser.add_argument("--lang", choices=LANGUAGES, default=DEFAULT_LANGUAGE)
     parser.add_argument(
         "--threshold",
         type=_threshold,
@@ -67,7 +67,9 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--with-text", action="store_true", help="add the (anonymised) descriptions"
     )
-    parser.add_argument("--lang", choices=["sv", "en"], default="sv", help="language of labels")
+    parser.add_argument(
+        "--lang", choices=LANGUAGES, default=DEFAULT_LANGUAGE, help="language of labels"
+    )
     parser.add_argument("--threshold", type=_threshold, help="for the XLSX summary (default 3)")
 
 
