@@ -297,7 +297,7 @@ def is_routine_name(name: str) -> bool:
 
 
 @contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
+def collector_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector while many files are parsed.
 
     Parsing allocates hundreds of thousands of short-lived node objects without cycles; the
@@ -324,7 +324,7 @@ def load_directory(directory: Path) -> LoadResult:
         problems[national_path] = error.problems
         national = FALLBACK_NATIONAL
     routines: dict[str, Routine] = {}
-    with _collector_paused():
+    with collector_paused():
         for path in routine_files(directory):
             try:
                 routine = load_routine(path, national)
