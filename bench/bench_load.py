@@ -15,14 +15,17 @@ of the resident set during the first load (its peak, and what the result keeps a
 from __future__ import annotations
 
 import gc
+import os
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from bench.generate import NATIONAL_FILE, generate
+from bench.generate import generate
 from bench.measure import MIB, peak_rss_bytes, reset_peak_rss, rounded, rss_bytes, summary
+from bot.routines.loader import NATIONAL_FILE as _NATIONAL
 from bot.routines.loader import LoadResult, load_directory
+from bot.routines.registry import RoutineRegistry
 
 NAME = "load_311"
 KOMMUNER = 290
@@ -46,7 +49,7 @@ def verify(result: LoadResult, directory: Path, files: list[Path]) -> None:
     if set(result.routines) != expected:
         missing = sorted(expected - set(result.routines))[:10]
         raise RuntimeError(f"loaded {len(result.routines)} of {len(expected)}; missing {missing}")
-    if result.national.source != directory / NATIONAL_FILE:
+    if result.national.source != directory / _NATIONAL:
         raise RuntimeError("the national file was not loaded: the built-in fallback was used")
 
 
@@ -90,6 +93,49 @@ def measure(directory: Path, files: list[Path]) -> dict[str, Any]:
     }
 
 
+def _touch(path: Path, text: str) -> None:
+    """Rewrite a file with a later modification time, as an editor saving it would."""
+    path.write_text(text, encoding="utf-8")
+    info = path.stat()
+    os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns + 1_000_000_000))
+
+
+def measure_reloads(directory: Path, files: list[Path]) -> dict[str, Any]:
+    """What a running bot does when a coordinator saves a file: one file, or the national one.
+
+    The registry must load only the saved organisation file; a saved `_national.yaml` makes it
+    load every organisation again (their references to national contacts may have changed).
+    """
+    registry = RoutineRegistry(directory)
+    registry.reload()
+    one = files[len(files) // 2]
+    text = one.read_text(encoding="utf-8")
+    _touch(one, text.replace("Säkerhetssamordnare", "Säkerhetssamordnaren", 1))
+    start = time.perf_counter()
+    report = registry.reload()
+    one_file = time.perf_counter() - start
+    if report.updated != (one.stem,) or report.failed:
+        raise RuntimeError(f"saving {one.name} reloaded: {report}")
+    national = directory / _NATIONAL
+    # Any change the loader accepts will do: a comment changes the file, not the contacts, so a
+    # real change of a national contact's name is made instead.
+    national_text = national.read_text(encoding="utf-8")
+    changed = national_text.replace("Brottsofferjouren", "Brottsofferjouren Sverige", 1)
+    if changed == national_text:
+        raise RuntimeError("the generated national file has no Brottsofferjouren to rename")
+    _touch(national, changed)
+    start = time.perf_counter()
+    report = registry.reload()
+    national_s = time.perf_counter() - start
+    if not report.national_changed or report.failed:
+        raise RuntimeError(f"saving the national file reloaded: {report}")
+    return {
+        "reload_one_file_ms": rounded(one_file * 1000, 3),
+        "reload_national_s": rounded(national_s),
+        "reload_national_goal_met": national_s < GOAL_S,
+    }
+
+
 def run() -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="trygg-bench-load-") as tmp:
         directory = Path(tmp) / "routines"
@@ -98,7 +144,9 @@ def run() -> dict[str, Any]:
         generated = time.perf_counter() - start
         size = sum(path.stat().st_size for path in directory.glob("*.yaml"))
         figures = measure(directory, files)
+        reloads = measure_reloads(directory, files)
     return {
+        **reloads,
         **figures,
         "files": len(files),
         "mib_of_yaml": rounded(size / MIB, 3),

@@ -25,6 +25,7 @@ from bot.routines.loader import (
     NATIONAL_FILE,
     Problem,
     RoutineError,
+    collector_paused,
     is_routine_name,
     load_national,
     load_routine,
@@ -161,10 +162,11 @@ class RoutineRegistry:
         national_path = self._directory / NATIONAL_FILE
         national_changed = self._load_national(national_path, draft)
         outcomes: dict[str, list[str]] = {"added": [], "updated": [], "kept": []}
-        for path in sorted(stamps):
-            if path == national_path or not self._needs_load(path, stamps, national_changed):
-                continue
-            outcomes.setdefault(self._load_routine(path, draft), []).append(path.stem)
+        with collector_paused():  # a changed national file reloads every organisation
+            for path in sorted(stamps):
+                if path == national_path or not self._needs_load(path, stamps, national_changed):
+                    continue
+                outcomes.setdefault(self._load_routine(path, draft), []).append(path.stem)
         removed = self._forget_deleted(stamps, national_path, draft)
         self._national = draft.national
         self._routines = draft.routines

@@ -13,7 +13,7 @@ import re
 import zoneinfo
 from collections.abc import Iterable, Mapping
 from datetime import time
-from functools import cache
+from functools import cache, lru_cache
 from typing import cast
 
 import phonenumbers
@@ -57,6 +57,9 @@ def parse_duration(raw: str) -> Duration:
     return Duration(amount, cast(DurationUnit, found.group(2)))
 
 
+# Parsing a number with phonenumbers is a tenth of loading a file, and the same numbers (a
+# region's switchboard, the national ones) recur across files and reloads; Phone is immutable.
+@lru_cache(maxsize=8192)
 def parse_phone(raw: str, allow_short: bool) -> Phone:
     """Parse for region SE: shown in national format, dialled as E.164 so a tap on `tel:` works.
 
