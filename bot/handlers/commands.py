@@ -47,6 +47,7 @@ CASES = Command("arenden", "cases", coordinator_only=True)
 REMINDERS = Command("paminnelser", "reminders")
 REMIND = Command("paminn", "remind", coordinator_only=True)
 STATS = Command("statistik", "stats", coordinator_only=True)
+PRIVACY = Command("integritet", "privacy")
 
 # Menu order: what a frightened official needs first.
 COMMANDS = (
@@ -58,6 +59,7 @@ COMMANDS = (
     CARD,
     REMINDERS,
     HELP,
+    PRIVACY,
     LANGUAGE,
     FORGET,
     CASES,

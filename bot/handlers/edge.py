@@ -24,6 +24,8 @@ from bot.routines.answer import answer, situations_for
 
 log = logging.getLogger(__name__)
 
+_PRIVATE_ONLY = frozenset({"case", "relay", "mine", "rep"})
+
 
 async def group_message(update: Update, context: TryggContext) -> None:
     """In a group: only the national numbers, and an invitation to a private chat."""
@@ -74,6 +76,8 @@ async def button(update: Update, context: TryggContext) -> None:
         await reply(update, t("callback.outdated", p.lang))
         await show_menu(update, context, p)
         return
+    if data.action in _PRIVATE_ONLY and await cases.refuse_outside_private(update, context):
+        return  # a forged or forwarded case button in a group must not post case text there
     if data.action == "sit":
         await situation_chosen(update, context, data.arg)
     elif data.action == "menu":
