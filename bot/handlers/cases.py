@@ -221,7 +221,9 @@ async def _coordinator_report(
         return None
     report = await context.services.db.get_report(ref)
     if report is None or not may_act(p.membership, report, p.routine):
-        if report is not None:
+        if report is not None and report.org_id != p.routine.id:
+            log.warning("a coordinator of %s tried a report of another organisation", p.routine.id)
+        elif report is not None:
             log.warning("a coordinator of %s was refused a report it does not get", p.routine.id)
         await reply(update, t("case.not_found", p.lang))
         return None
