@@ -365,7 +365,9 @@ async def test_privacy_screen_says_what_is_stored_who_reads_and_what_the_law_say
         assert part in said, part
     assert len(said) < 1400
     english = texts(await org.send(REPORTER, "/privacy", language_code="en"))[0]
-    assert "What anonymous means here" in english or "Vad anonym" in english
+    assert "What anonymous means here" in english and "36 months" not in english
+    assert "24 months" in english and "not end-to-end encrypted" in english
+    assert "public document (allmän handling)" in english
     guest = texts(await org.send(9_999_999, "/integritet"))[0]
     assert "inte med i någon kommun" in guest
 
