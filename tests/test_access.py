@@ -12,6 +12,7 @@ import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -424,3 +425,22 @@ async def test_cli_invite_of_a_coordinator_needs_a_contact_and_warns_when_it_rec
     assert "only reports escalated" in capsys.readouterr().err
     assert await _cli([*args, "--contact", "sakerhet"]) == 0
     assert "warning" not in capsys.readouterr().err
+
+
+async def test_the_excel_file_has_rows_only_of_reports_the_coordinator_receives(
+    org: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.handlers import stats
+
+    seen: dict[int, list[str]] = {}
+    original = stats.xlsx_bytes
+
+    def workbook(view: Any, reports: Any, lang: str) -> bytes:
+        seen[len(seen)] = [r.ref for r in reports or []]
+        return original(view, reports, lang)
+
+    monkeypatch.setattr(stats, "xlsx_bytes", workbook)
+    ref = await _report(org)
+    await org.press(PRESS, callbacks.stats("xlsx"))
+    await org.press(SAKERHET, callbacks.stats("xlsx"))
+    assert seen == {0: [], 1: [ref]}
