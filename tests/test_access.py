@@ -299,6 +299,11 @@ async def test_with_nobody_registered_the_receipt_says_the_report_is_kept_unread
     assert "skickad till" not in said
     assert "Ring Säkerhetssamordnare nu" in said and "112" in said
     assert await harness.services.db.get_report(_ref_of(calls)) is not None
+    # The first coordinator to register for the receiving contact is told what waits.
+    joined = await harness.join(SAKERHET, "solvik", role="coordinator", contact="sakerhet")
+    assert "1 öppna rapporter väntar på dig" in " ".join(texts(joined))
+    joined = await harness.join(PRESS, "solvik", role="coordinator", contact="kommunikation")
+    assert "väntar på dig" not in " ".join(texts(joined))
 
 
 async def test_the_receipt_says_when_it_is_read_and_whom_to_call_now_at_night(

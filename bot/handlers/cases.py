@@ -394,6 +394,22 @@ async def case_button(update: Update, context: TryggContext, arg: str) -> None:
     await services.outbox.kick(context.application)
 
 
+async def tell_waiting(
+    update: Update, context: TryggContext, membership: Membership, routine: Routine, lang: str
+) -> None:
+    """A coordinator who just joined: the open reports their contact receives, if any, which
+    were kept (and the reporters told so) while nobody was registered."""
+    if membership.role != "coordinator":
+        return
+    waiting = [
+        r
+        for r in await context.services.db.open_reports(routine.id)
+        if may_act(membership, r, routine)
+    ]
+    if waiting:
+        await reply(update, t("access.waiting", lang, count=len(waiting)))
+
+
 async def cases_command(update: Update, context: TryggContext) -> None:
     """/arenden: the organisation's open reports, newest first."""
     p = await profile(update, context)
