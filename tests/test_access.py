@@ -243,10 +243,10 @@ async def test_show_who_i_am_asks_first_and_cancel_shares_nothing(org: Harness) 
         REPORTER, callbacks.relay(f"share.{ref}"), first_name="Anna", username="anna_politiker"
     )
     shown = texts(calls)[0]
-    assert (
-        "Anna" in shown and "@anna_politiker" in shown and "länk till ditt Telegram-konto" in shown
-    )
-    assert "Säkerhetssamordnare (1 registrerade)" in shown and "Kommunikation" not in shown
+    assert "• ditt namn i Telegram: Anna\n• ditt användarnamn: @anna_politiker\n" in shown
+    assert "• en länk till ditt Telegram-konto" in shown
+    assert "Det går till: Säkerhetssamordnare (antal: 1) i Solviks" in shown
+    assert "Kommunikation" not in shown
     assert "går inte att ta tillbaka" in shown
     assert buttons(calls) == [
         ("Avbryt", callbacks.relay(f"sharenot.{ref}")),
@@ -362,7 +362,7 @@ async def test_privacy_screen_says_what_is_stored_who_reads_and_what_the_law_say
     for part in (
         "24 månader",
         "Säkerhetssamordnare",
-        "Kommundirektör",
+        "Kvitteras den inte inom 48 h får också Kommundirektör",
         "inte end-to-end-krypterad",
         "allmän handling",
         "offentlighets- och sekretesslagen",

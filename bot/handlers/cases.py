@@ -502,15 +502,15 @@ async def relay_button(update: Update, context: TryggContext, arg: str) -> None:
         await services.db.set_pending("r:" + tag, "answer", report.id, now)
         await reply(update, t("relay.write_answer", p.lang, ref=ref))
     elif verb == "share" and routine is not None:
-        what = t("access.share_name", p.lang, name=user.full_name)
+        shared = [t("access.share_name", p.lang, name=user.full_name)]
         if user.username:
-            what = Html(what + t("access.share_username", p.lang, username=user.username))
+            shared.append(t("access.share_username", p.lang, username=user.username))
         readers = await _readers_line(services, routine, report, p.lang)
         text = t(
             "access.share_confirm",
             p.lang,
             ref=ref,
-            what=Html(what),
+            what=Html("\n".join(shared)),
             readers=readers,
             organisation=routine.organisation.name,
         )

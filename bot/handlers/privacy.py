@@ -14,7 +14,13 @@ from bot.context import TryggContext
 from bot.handlers.cases import duration_text
 from bot.handlers.common import profile, reply
 from bot.i18n import Html, t
-from bot.routines.models import Routine
+from bot.routines.models import Duration, Routine
+
+
+def _escalation_after(routine: Routine) -> Duration:
+    """The escalation goes out twice `ack_within` after the report (bot.reminders.schedule)."""
+    within = routine.reminders.ack_within
+    return Duration(within.amount * 2, within.unit)
 
 
 def privacy_text(routine: Routine | None, lang: str) -> Html:
@@ -37,7 +43,7 @@ def privacy_text(routine: Routine | None, lang: str) -> Html:
             t(
                 "privacy.escalation",
                 lang,
-                within=duration_text(routine.reminders.ack_within, lang),
+                within=duration_text(_escalation_after(routine), lang),
                 escalate=", ".join(escalate),
             )
         )
