@@ -20,6 +20,7 @@ from bot.datadir import prepare_data_dir
 from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES
 from bot.invites import NATIONAL_ORG, InviteService, deep_link
 from bot.routines.loader import check_paths
+from bot.routines.models import Routine
 from bot.routines.registry import RoutineRegistry
 from bot.storage import Role
 from bot.storage.db import Database
@@ -198,9 +199,7 @@ async def _invite(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     contact = args.contact
     if args.role == "coordinator":
-        receiving = [c.id for c in routine.receiving_contacts()]
-        if contact is None and len(receiving) == 1:
-            contact = receiving[0]
+        # Always named: what a coordinator may read follows from the contact (least privilege).
         if contact is None or contact not in routine.contacts:
             print(
                 f"trygg: a coordinator is bound to a contact of {args.org}: --contact is one of "
@@ -208,10 +207,30 @@ async def _invite(args: argparse.Namespace, settings: Settings) -> int:
                 file=sys.stderr,
             )
             return 2
+        _warn_if_receives_nothing(routine, contact)
     elif contact is not None:
         print("trygg: --contact is only for coordinators", file=sys.stderr)
         return 2
     return await _store_invite(args, settings, contact)
+
+
+def _warn_if_receives_nothing(routine: Routine, contact: str) -> None:
+    """A coordinator sees only the reports their contact receives: say so when that is none."""
+    receiving = [c.id for c in routine.receiving_contacts()]
+    if contact in receiving:
+        return
+    if contact in routine.reminders.escalate_to:
+        print(
+            f"trygg: warning: {contact} does not receive reports; this coordinator sees only"
+            " reports escalated to it (reminders.escalate_to)",
+            file=sys.stderr,
+        )
+        return
+    print(
+        f"trygg: warning: {contact} receives nothing: this coordinator will see no report"
+        f" (contacts with receives_reports: {', '.join(receiving) or 'none'})",
+        file=sys.stderr,
+    )
 
 
 async def _store_invite(args: argparse.Namespace, settings: Settings, contact: str | None) -> int:
@@ -427,6 +446,63 @@ def cmd_remind(args: argparse.Namespace) -> int:
     return asyncio.run(remind(args.org, settings))
 
 
+async def _members(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.members import list_members, render
+
+    registry = _loaded_registry(settings)
+    db = await _existing_database(settings)
+    if db is None:
+        print(f"{args.org}: 0 member(s)")
+        return 0
+    async with db:
+        key = prepare_data_dir(settings.data_dir).secret_key
+        rows = await list_members(db, registry, key, args.org)
+    routine = registry.get(args.org)
+    print(render(args.org, routine.organisation.name if routine else None, rows))
+    return 0
+
+
+def cmd_members(args: argparse.Namespace) -> int:
+    """An organisation's members, pseudonymously: handle, role, contact, month joined."""
+    settings = _settings_or_exit()
+    configure_logging("WARNING")
+    return asyncio.run(_members(args, settings))
+
+
+async def _revoke(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.members import find, revoke
+
+    registry = _loaded_registry(settings)
+    db = await _existing_database(settings)
+    if db is None:
+        return 2
+    orgs = [args.org] if args.org else [r.id for r in registry.organisations()] + [NATIONAL_ORG]
+    async with db:
+        key = prepare_data_dir(settings.data_dir).secret_key
+        found = await find(db, key, orgs, args.handle)
+        if found is None:
+            print(
+                f"trygg: no member with handle {args.handle!r}"
+                f" in {', '.join(orgs)}; `trygg members --org ID` lists them",
+                file=sys.stderr,
+            )
+            return 2
+        await revoke(db, key, found)
+    contact = f", contact {found.contact_id}" if found.contact_id else ""
+    print(
+        f"revoked {args.handle.upper()} ({found.role} of {found.org_id}{contact}): membership,"
+        " draft, replies being written and queued messages removed, at once"
+    )
+    return 0
+
+
+def cmd_revoke(args: argparse.Namespace) -> int:
+    """Remove a member or coordinator at once, with their pending inputs and access."""
+    settings = _settings_or_exit()
+    configure_logging("WARNING")
+    return asyncio.run(_revoke(args, settings))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="trygg", description="Support for elected officials who are threatened or worried."
@@ -504,6 +580,15 @@ def build_parser() -> argparse.ArgumentParser:
     export = sub.add_parser("export", help="an organisation's reports as CSV or XLSX")
     add_export_arguments(export)
     export.set_defaults(func=cmd_export)
+
+    members = sub.add_parser("members", help="an organisation's members, by handle, never by id")
+    members.add_argument("--org", required=True, help="the organisation")
+    members.set_defaults(func=cmd_members)
+
+    revoke = sub.add_parser("revoke", help="remove a member or coordinator at once")
+    revoke.add_argument("handle", help="the handle `trygg members` shows, e.g. M-ABCD2345")
+    revoke.add_argument("--org", help="look only in this organisation")
+    revoke.set_defaults(func=cmd_revoke)
     return parser
 
 

@@ -391,6 +391,7 @@ async def test_a_reporter_who_asked_to_be_contacted_is_followed_up(h: Harness) -
     # The answer button works as under a coordinator's message.
     await h.press(REPORTER, f"relay:answer.{report.ref}")
     await h.send(REPORTER, "Jag behöver prata med någon")
+    await h.press(REPORTER, f"relay:send.{report.ref}")  # after seeing it as Karin will
     await h.services.outbox.send_due(h.app.bot)
     assert with_text(h.transport, KARIN, "Jag behöver prata med någon")
 

@@ -195,7 +195,15 @@ async def test_relay_both_ways_without_revealing_identities(org: Harness) -> Non
     )
 
     await org.press(REPORTER, callbacks.relay(f"answer.{ref}"))
-    await org.send(REPORTER, "Ja, gärna efter lunch.", first_name="Anna", username="anna_politiker")
+    shown = await org.send(
+        REPORTER, "Ja, gärna efter lunch.", first_name="Anna", username="anna_politiker"
+    )
+    assert "Så här får säkerhetssamordnaren ditt svar" in texts(shown)[0]
+    assert [d for _, d in buttons(shown)] == [
+        callbacks.relay(f"drop.{ref}"),
+        callbacks.relay(f"send.{ref}"),
+    ]
+    await org.press(REPORTER, callbacks.relay(f"send.{ref}"))
     answers = [
         c
         for c in org.transport.sent_to(COORDINATOR)
@@ -207,6 +215,7 @@ async def test_relay_both_ways_without_revealing_identities(org: Harness) -> Non
         assert secret not in html(answers)
 
     await org.press(REPORTER, callbacks.relay(f"share.{ref}"))
+    await org.press(REPORTER, callbacks.relay(f"shareyes.{ref}"))
     shared = [
         c for c in org.transport.sent_to(COORDINATOR) if "vill visa vem hen är" in (c.text or "")
     ]
@@ -269,6 +278,7 @@ async def test_nothing_in_the_database_file_identifies_the_reporter(org: Harness
     await org.send(COORDINATOR, "Hur mår du?")
     await org.press(REPORTER, callbacks.relay(f"answer.{ref}"))
     await org.send(REPORTER, "Okej. Erik Svensson igen.")
+    await org.press(REPORTER, callbacks.relay(f"send.{ref}"))
     await org.services.db.checkpoint()
     db_path = org.services.settings.db_path
     stored = b"".join(

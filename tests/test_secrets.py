@@ -80,6 +80,7 @@ async def _a_working_day(harness: Harness) -> None:
     await harness.send(COORDINATOR, "Hej, vill du ringa mig?")
     await harness.press(REPORTER, callbacks.relay(f"answer.{ref}"))
     await harness.send(REPORTER, "Ja tack.")
+    await harness.press(REPORTER, callbacks.relay(f"send.{ref}"))  # after seeing it shown back
     to_coordinator = texts(harness.transport.sent_to(COORDINATOR))
     assert any("Svar från den som rapporterade" in text for text in to_coordinator)
     await harness.press(COORDINATOR, callbacks.case(f"close.{ref}"))

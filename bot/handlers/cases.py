@@ -1,27 +1,34 @@
 """What coordinators receive and do with reports, and the anonymous relay between the two sides.
 
 Every message to a coordinator or a reporter goes through the outbox, so a Bot API outage
-delays it but never loses it. A coordinator acts only on reports of their own organisation: a
-reference of another organisation, or callback data the bot did not make, is refused.
+delays it but never loses it. A coordinator acts only on the reports their contact receives
+(`bot.reports.access.may_act`, judged against the routine loaded now, on every action and again
+when a reply they started arrives); anything else, a reference of another organisation, or
+callback data the bot did not make, is refused. Case, relay and report buttons work only in a
+private chat, so a forged button in a group cannot post case text there.
 """
 
 from __future__ import annotations
 
 import html
 import logging
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from telegram import Update
 
 from bot.context import Services, TryggContext
+from bot.fragments import phone_link
 from bot.handlers import callbacks
-from bot.handlers.common import Profile, markup, profile, reply
+from bot.handlers.common import Profile, is_private, markup, profile, reply
 from bot.handlers.report_text import report_line, summary_lines
 from bot.i18n import DEFAULT_LANGUAGE, Html, t
 from bot.outbox import message
+from bot.reports.access import expectation, may_act, receiving_contact_ids
 from bot.reports.anonymise import anonymise
 from bot.reports.model import Draft, Report, State, new_reference, report_from_draft
-from bot.routines.models import Routine
+from bot.routines.models import Duration, Routine
 from bot.storage.db import DuplicateReference, Membership, OutboxItem
 
 log = logging.getLogger(__name__)
@@ -32,12 +39,27 @@ _REFERENCE_TRIES = 8
 # --- who receives --------------------------------------------------------------------------
 
 
-async def receiving_coordinators(services: Services, routine: Routine) -> list[Membership]:
-    """Coordinators bound to a contact with `receives_reports` in the organisation's routine."""
+async def receiving_coordinators(
+    services: Services, routine: Routine, report: Report | None = None
+) -> list[Membership]:
+    """Coordinators bound to a contact that receives `report` (a new report when None): the
+    `receives_reports` contacts, and the `escalate_to` contacts once it is escalated."""
+    wanted = receiving_contact_ids(routine, report)
     found: list[Membership] = []
-    for contact in routine.receiving_contacts():
-        found += await services.db.coordinators_for_contact(routine.id, contact.id)
+    for contact_id in (c for c in routine.contacts if c in wanted):
+        found += await services.db.coordinators_for_contact(routine.id, contact_id)
     return found
+
+
+async def refuse_outside_private(update: Update, context: TryggContext) -> bool:
+    """Case, relay, /mina and report buttons act only in a private chat: True (and a short
+    answer, with nothing of the case) when this one came from a group or channel."""
+    if is_private(update):
+        return False
+    p = await profile(update, context)
+    log.warning("a case or report button was pressed outside a private chat; refused")
+    await reply(update, t("access.private_only", p.lang))
+    return True
 
 
 async def _lang_of(services: Services, user_id: int, routine: Routine | None) -> str:
@@ -127,21 +149,82 @@ async def submit(
     return stored
 
 
+# --- the receipt ---------------------------------------------------------------------------
+
+_WEEKDAYS = {
+    "sv": ("mån", "tis", "ons", "tors", "fre", "lör", "sön"),
+    "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
+}
+
+
+def _moment_text(moment: datetime, now: datetime, timezone: str, lang: str) -> str:
+    """`mån 08:00`, or with the date when it is more than six days away."""
+    local, today = moment.astimezone(ZoneInfo(timezone)), now.astimezone(ZoneInfo(timezone))
+    day = _WEEKDAYS.get(lang, _WEEKDAYS["sv"])[local.weekday()]
+    if (local.date() - today.date()).days > 6:
+        return f"{day} {local:%Y-%m-%d %H:%M}"
+    return f"{day} {local:%H:%M}"
+
+
+def duration_text(duration: Duration, lang: str) -> str:
+    """`24 h`, `2 dygn`, `30 min`: a routine duration as a reporter reads it."""
+    return t(f"receipt.unit.{duration.unit}", lang, n=duration.amount)
+
+
+async def receipt(context: TryggContext, routine: Routine, report: Report, lang: str) -> Html:
+    """What the reporter is told after sending: who receives it (or, honestly, that nobody is
+    registered to yet and the report is kept), when it will be read and acknowledged, and whom
+    to call now if it cannot wait."""
+    services = context.services
+    now = services.clock()
+    registered = {
+        m.contact_id for m in await receiving_coordinators(services, routine) if m.contact_id
+    }
+    promise = expectation(routine, registered, now)
+    tz = routine.organisation.timezone
+    within = duration_text(promise.ack_within, lang)
+    lines: list[str] = []
+    if promise.received:
+        readers = ", ".join(c.name.get(lang) for c in promise.readers)
+        lines.append(t("receipt.sent", lang, ref=report.ref, readers=readers))
+        if promise.readable_now:
+            lines.append(t("receipt.read_now", lang, within=within))
+        elif promise.read_from is not None:
+            when = _moment_text(promise.read_from, now, tz, lang)
+            lines.append(t("receipt.read_from", lang, when=when, within=within))
+        else:
+            lines.append(t("receipt.ack_within", lang, within=within))
+    else:
+        lines.append(t("receipt.kept", lang, ref=report.ref))
+    if promise.call_now is not None:
+        contact = promise.call_now
+        lines.append(
+            t("receipt.call_now", lang, contact=contact.name.get(lang), phone=phone_link(contact))
+        )
+    lines.append(t("receipt.emergency", lang))
+    lines.append(t("receipt.next", lang))
+    return Html("\n".join(lines))
+
+
 # --- coordinator actions -------------------------------------------------------------------
 
 
 async def _coordinator_report(
     update: Update, context: TryggContext, ref: str
 ) -> tuple[Profile, Routine, Report] | None:
-    """The report behind a coordinator's button, if it is of their organisation."""
+    """The report behind a coordinator's button, if their contact receives it (now)."""
+    if await refuse_outside_private(update, context):
+        return None
     p = await profile(update, context)
     if not p.is_coordinator or p.routine is None:
         await reply(update, t("coordinator.only", p.lang))
         return None
     report = await context.services.db.get_report(ref)
-    if report is None or report.org_id != p.routine.id:
-        if report is not None:
+    if report is None or not may_act(p.membership, report, p.routine):
+        if report is not None and report.org_id != p.routine.id:
             log.warning("a coordinator of %s tried a report of another organisation", p.routine.id)
+        elif report is not None:
+            log.warning("a coordinator of %s was refused a report it does not get", p.routine.id)
         await reply(update, t("case.not_found", p.lang))
         return None
     return p, p.routine, report
@@ -180,7 +263,7 @@ async def _coordinator_items(
     """The messages of `_tell_coordinators`, to queue together with a change of the report."""
     services = context.services
     items = []
-    for m in await receiving_coordinators(services, routine):
+    for m in await receiving_coordinators(services, routine, report):
         if m.user_id == skip:
             continue
         lang = await _lang_of(services, m.user_id, routine)
@@ -311,13 +394,34 @@ async def case_button(update: Update, context: TryggContext, arg: str) -> None:
     await services.outbox.kick(context.application)
 
 
+async def tell_waiting(
+    update: Update, context: TryggContext, membership: Membership, routine: Routine, lang: str
+) -> None:
+    """A coordinator who just joined: the open reports their contact receives, if any, which
+    were kept (and the reporters told so) while nobody was registered."""
+    if membership.role != "coordinator":
+        return
+    waiting = [
+        r
+        for r in await context.services.db.open_reports(routine.id)
+        if may_act(membership, r, routine)
+    ]
+    if waiting:
+        await reply(update, t("access.waiting", lang, count=len(waiting)))
+
+
 async def cases_command(update: Update, context: TryggContext) -> None:
     """/arenden: the organisation's open reports, newest first."""
     p = await profile(update, context)
     if not p.is_coordinator or p.routine is None:
         await reply(update, t("coordinator.only", p.lang))
         return
-    reports = await context.services.db.open_reports(p.routine.id)
+    routine = p.routine
+    reports = [
+        r
+        for r in await context.services.db.open_reports(routine.id)
+        if may_act(p.membership, r, routine)
+    ]
     if not reports:
         await reply(update, t("case.none_open", p.lang))
         return
@@ -333,10 +437,18 @@ async def cases_command(update: Update, context: TryggContext) -> None:
 
 # --- the relay -----------------------------------------------------------------------------
 
+# A reporter's answer waits here, anonymised and sealed, until they press Send: they see first
+# what the coordinator will receive, as with the description of a report.
+_STAGED = "answer_ready"
+RELAY_LIMIT = 3000
 
-async def relay_button(update: Update, context: TryggContext, arg: str) -> None:
-    """The reporter's buttons under a coordinator's message: answer, or share who they are."""
-    verb, _, ref = arg.partition(".")
+
+async def _own_linked_report(
+    update: Update, context: TryggContext, ref: str
+) -> tuple[Profile, Report, str] | None:
+    """The report behind a reporter's relay button, if its link is theirs."""
+    if await refuse_outside_private(update, context):
+        return None
     p = await profile(update, context)
     services = context.services
     report = await services.db.get_report(ref)
@@ -344,15 +456,67 @@ async def relay_button(update: Update, context: TryggContext, arg: str) -> None:
     tag = services.sealer.owner_tag(p.user_id)
     if report is None or link is None or link[0] != tag:
         await reply(update, t("case.not_found", p.lang))
+        return None
+    return p, report, tag
+
+
+def _confirm_buttons(lang: str, ref: str, yes_key: str, yes: str, no: str) -> Any:
+    """Cancel first: the safe choice is the one a thumb finds without reading."""
+    return markup(
+        [
+            [
+                _button(t("button.cancel", lang), callbacks.relay(f"{no}.{ref}")),
+                _button(t(yes_key, lang), callbacks.relay(f"{yes}.{ref}")),
+            ]
+        ]
+    )
+
+
+async def _readers_line(services: Services, routine: Routine, report: Report, lang: str) -> str:
+    """Who reads what the reporter shares: the receiving contacts by role, with how many."""
+    counts: dict[str, int] = {}
+    for m in await receiving_coordinators(services, routine, report):
+        counts[m.contact_id or ""] = counts.get(m.contact_id or "", 0) + 1
+    parts = [
+        t("access.role_count", lang, role=routine.contacts[cid].name.get(lang), count=n)
+        for cid, n in counts.items()
+        if cid in routine.contacts
+    ]
+    return ", ".join(parts) or t("access.nobody_yet", lang)
+
+
+async def relay_button(update: Update, context: TryggContext, arg: str) -> None:
+    """The reporter's buttons under a coordinator's message: answer, or share who they are
+    (after a confirmation that says what is shared and with whom; Cancel comes first)."""
+    verb, _, ref = arg.partition(".")
+    found = await _own_linked_report(update, context, ref)
+    if found is None:
         return
+    p, report, tag = found
+    services = context.services
     routine = services.registry.get(report.org_id)
     now = services.clock()
+    user = update.effective_user
+    assert user is not None
     if verb == "answer":
         await services.db.set_pending("r:" + tag, "answer", report.id, now)
         await reply(update, t("relay.write_answer", p.lang, ref=ref))
     elif verb == "share" and routine is not None:
-        user = update.effective_user
-        assert user is not None
+        shared = [t("access.share_name", p.lang, name=user.full_name)]
+        if user.username:
+            shared.append(t("access.share_username", p.lang, username=user.username))
+        readers = await _readers_line(services, routine, report, p.lang)
+        text = t(
+            "access.share_confirm",
+            p.lang,
+            ref=ref,
+            what=Html("\n".join(shared)),
+            readers=readers,
+            organisation=routine.organisation.name,
+        )
+        buttons = _confirm_buttons(p.lang, ref, "button.share_yes", "shareyes", "sharenot")
+        await reply(update, text, buttons)
+    elif verb == "shareyes" and routine is not None:
         await services.db.set_shared(report.id)
         name = html.escape(user.full_name, quote=False)
         who = f'<a href="tg://user?id={user.id}">{name}</a>'
@@ -363,26 +527,83 @@ async def relay_button(update: Update, context: TryggContext, arg: str) -> None:
         )
         await reply(update, t("relay.identity_shared", p.lang, ref=ref))
         await services.outbox.kick(context.application)
+    elif verb == "sharenot":
+        await reply(update, t("access.share_cancelled", p.lang, ref=ref))
+    elif verb == "send" and routine is not None:
+        staged = await services.db.take_staged("r:" + tag, _STAGED)
+        if staged is None or staged[0] != report.id:
+            await reply(update, t("access.nothing_staged", p.lang, ref=ref))
+            return
+        answer = services.sealer.unseal(staged[1]).decode("utf-8")
+        stamp = now.strftime("%Y%m%d%H%M%S%f")
+        await _tell_coordinators(
+            context,
+            routine,
+            report,
+            "relay.from_reporter",
+            f"relay-r:{report.ref}:{stamp}",
+            with_buttons=True,
+            text=answer,
+        )
+        await reply(update, t("relay.sent", p.lang, ref=ref))
+        await services.outbox.kick(context.application)
+    elif verb == "drop":
+        await services.db.take_staged("r:" + tag, _STAGED)
+        await reply(update, t("access.answer_dropped", p.lang, ref=ref))
     else:
         await reply(update, t("callback.outdated", p.lang))
 
 
+async def _stage_answer(
+    update: Update, context: TryggContext, p: Profile, key: str, report: Report, text: str
+) -> None:
+    """Anonymise the reporter's answer and show it back; it is sent when they press Send."""
+    services = context.services
+    redacted = anonymise(text[:RELAY_LIMIT]).text
+    sealed = services.sealer.seal(redacted.encode("utf-8"))
+    await services.db.stage_pending(key, _STAGED, report.id, sealed, services.clock())
+    buttons = _confirm_buttons(p.lang, report.ref, "button.send_answer", "send", "drop")
+    shown = t("access.answer_shown", p.lang, ref=report.ref, text=redacted)
+    await reply(update, shown, buttons)
+
+
 async def pending_text(update: Update, context: TryggContext, p: Profile) -> bool:
-    """If the user was asked to write a reply, answer or addition, take this text for it."""
+    """If the user was asked to write a reply, answer or addition, take this text for it.
+
+    Access is checked again here, when the text arrives: a coordinator who lost access after
+    pressing Svara (revoked, rebound, or their contact no longer receives the report) sends
+    nothing, and a reporter whose link is gone reaches no one.
+    """
     services = context.services
     message = update.effective_message
     text = (message.text or "") if message else ""
-    keys = (f"c:{p.user_id}", "r:" + services.sealer.owner_tag(p.user_id))
+    tag = services.sealer.owner_tag(p.user_id)
+    keys = (f"c:{p.user_id}", "r:" + tag)
     pending = await services.db.first_pending(keys)
     if pending is None:
         return False
     key, action, report_id = pending
-    await services.db.clear_pending(key)
     report = await services.db.get_report_by_id(report_id)
     routine = services.registry.get(report.org_id) if report else None
     if report is None or routine is None:
+        await services.db.clear_pending(key)
         await reply(update, t("case.not_found", p.lang))
         return True
+    if action == "reply" and not may_act(p.membership, report, routine):
+        await services.db.clear_pending(key)
+        log.warning("a reply to a report of %s was refused: its author lost access", routine.id)
+        await reply(update, t("access.lost", p.lang, ref=report.ref))
+        return True
+    if key.startswith("r:"):
+        link = await services.db.link_of(report.id)
+        if link is None or link[0] != tag:
+            await services.db.clear_pending(key)
+            await reply(update, t("case.not_found", p.lang))
+            return True
+        if action in ("answer", _STAGED):
+            await _stage_answer(update, context, p, key, report, text)
+            return True
+    await services.db.clear_pending(key)
     now = services.clock()
     stamp = now.strftime("%Y%m%d%H%M%S%f")
     if action == "reply":
@@ -394,18 +615,7 @@ async def pending_text(update: Update, context: TryggContext, p: Profile) -> boo
             "relay.from_coordinator",
             f"relay-c:{report.ref}:{stamp}",
             _reporter_buttons(report, routine.organisation.default_language),
-            text=text[:3000],
-        )
-        await reply(update, t("relay.sent", p.lang, ref=report.ref))
-    elif action == "answer":
-        await _tell_coordinators(
-            context,
-            routine,
-            report,
-            "relay.from_reporter",
-            f"relay-r:{report.ref}:{stamp}",
-            with_buttons=True,
-            text=text[:3000],
+            text=text[:RELAY_LIMIT],
         )
         await reply(update, t("relay.sent", p.lang, ref=report.ref))
     elif action == "add":

@@ -57,6 +57,7 @@ CASES = Command("arenden", coordinator_only=True)
 REMINDERS = Command("paminnelser")
 REMIND = Command("paminn", coordinator_only=True)
 STATS = Command("statistik", coordinator_only=True)
+PRIVACY = Command("integritet")
 
 # Menu order: what a frightened official needs first.
 COMMANDS = (
@@ -68,6 +69,7 @@ COMMANDS = (
     CARD,
     REMINDERS,
     HELP,
+    PRIVACY,
     LANGUAGE,
     FORGET,
     CASES,

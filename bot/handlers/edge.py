@@ -14,7 +14,7 @@ from telegram import Update
 from telegram.error import Forbidden, TelegramError
 
 from bot.context import TryggContext
-from bot.handlers import callbacks
+from bot.handlers import callbacks, cases
 from bot.handlers.common import profile, reply
 from bot.handlers.contact import show_menu
 from bot.handlers.render import render_answer
@@ -22,6 +22,8 @@ from bot.i18n import normalise_language, t
 from bot.routines.answer import answer, situations_for
 
 log = logging.getLogger(__name__)
+
+_PRIVATE_ONLY = frozenset({"case", "relay", "mine", "rep"})
 
 
 async def group_message(update: Update, context: TryggContext) -> None:
@@ -85,6 +87,8 @@ def button_router(
             await reply(update, t("callback.outdated", p.lang))
             await show_menu(update, context, p)
             return
+        if data.action in _PRIVATE_ONLY and await cases.refuse_outside_private(update, context):
+            return  # a forged or forwarded case button in a group must not post case text there
         await route(update, context, data.arg)
 
     return button

@@ -7,7 +7,7 @@ import logging
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot.context import TryggContext
-from bot.handlers import callbacks
+from bot.handlers import callbacks, cases
 from bot.handlers.commands import publish_chat_commands
 from bot.handlers.common import profile, reply
 from bot.handlers.contact import show_menu
@@ -110,6 +110,8 @@ async def _join(update: Update, context: TryggContext, code: str, *, confirmed: 
         update,
         t(key, p.lang, organisation=routine.organisation.name, contact=contact_name),
     )
+    if redeemed.membership is not None:  # reports kept while nobody received them: say so
+        await cases.tell_waiting(update, context, redeemed.membership, routine, p.lang)
     await publish_chat_commands(context.bot, p.user_id, redeemed.role)
     await show_menu(update, context)
 

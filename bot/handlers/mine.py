@@ -8,6 +8,7 @@ from telegram import Update
 
 from bot.context import TryggContext
 from bot.handlers import callbacks
+from bot.handlers.cases import refuse_outside_private
 from bot.handlers.common import markup, profile, reply
 from bot.handlers.report_text import report_line
 from bot.i18n import t
@@ -44,6 +45,8 @@ async def mine_command(update: Update, context: TryggContext) -> None:
 
 
 async def _own_report(update: Update, context: TryggContext, ref: str) -> Report | None:
+    if await refuse_outside_private(update, context):
+        return None
     p = await profile(update, context)
     services = context.services
     report = await services.db.get_report(ref)

@@ -19,6 +19,7 @@ from bot.handlers import (
     health,
     membership,
     mine,
+    privacy,
     report,
     stats,
     text,
@@ -45,6 +46,7 @@ COMMAND_CALLBACKS: dict[commands.Command, Callback] = {
     commands.REMINDERS: reminder_commands.reminders_command,
     commands.REMIND: reminder_commands.remind_command,
     commands.STATS: stats.stats_command,
+    commands.PRIVACY: privacy.privacy_command,
 }
 
 

@@ -16,8 +16,9 @@ from telegram.error import BadRequest
 
 from bot.context import TryggContext
 from bot.handlers import callbacks
-from bot.handlers.cases import submit
+from bot.handlers.cases import receipt, submit
 from bot.handlers.common import Profile, profile, reply
+from bot.handlers.privacy import privacy_text
 from bot.handlers.render import render_answer
 from bot.handlers.report_text import label, months, summary_lines
 from bot.i18n import Html, t
@@ -208,6 +209,11 @@ async def _member_or_explain(update: Update, context: TryggContext) -> Profile |
     return p
 
 
+def _intro(p: Profile) -> Html:
+    """Before a report starts: what "anonymous" means here (the /integritet screen)."""
+    return Html(t("report.intro", p.lang) + "\n\n" + privacy_text(p.routine, p.lang))
+
+
 async def report_command(update: Update, context: TryggContext) -> None:
     """/rapportera: start a report, or go on with the one under way."""
     p = await _member_or_explain(update, context)
@@ -220,7 +226,7 @@ async def report_command(update: Update, context: TryggContext) -> None:
     else:
         draft = Draft(org_id=p.routine.id)
         await db.save_draft(p.user_id, draft, context.services.clock())
-        await reply(update, t("report.intro", p.lang))
+        await reply(update, _intro(p))
     await _show_step(update, context, p, draft)
 
 
@@ -261,7 +267,7 @@ async def report_button_pressed(update: Update, context: TryggContext, arg: str)
                 draft.values["type"] = prefill
                 draft.step = "channel"
             await services.db.save_draft(p.user_id, draft, services.clock())
-            await reply(update, t("report.intro", p.lang))
+            await reply(update, _intro(p))
         else:
             await reply(update, t("report.resumed", p.lang))
         text, markup = render_step(draft, p.lang, _today(context, p))
@@ -394,7 +400,7 @@ async def _send(update: Update, context: TryggContext, p: Profile, draft: Draft)
     assert chat is not None
     report = await submit(context, p.routine, draft, p.user_id, chat.id)
     await show(update, t("report.sent_inline", p.lang, ref=report.ref), None)
-    await reply(update, t("report.sent", p.lang, ref=report.ref))
+    await reply(update, await receipt(context, p.routine, report, p.lang))
     follow = find_situation(p.routine, "efter")
     if follow is not None:
         result = answer(p.routine, follow, context.services.clock())

@@ -23,6 +23,7 @@ from bot.context import TryggContext
 from bot.handlers import callbacks
 from bot.handlers.common import Profile, profile, reply
 from bot.i18n import t
+from bot.reports.access import may_act
 from bot.stats.aggregate import standard_windows
 from bot.stats.chart import render_chart
 from bot.stats.export import xlsx_bytes
@@ -116,7 +117,9 @@ async def stats_button(update: Update, context: TryggContext, arg: str) -> None:
     first = min(w.first for w in view.windows)
     last = max(w.last for w in view.windows)
     if role is Role.COORDINATOR and view.org_id is not None:
-        reports = await context.services.db.reports_between(view.org_id, first, last)
+        # Per-report rows only of the reports this coordinator's contact receives.
+        found = await context.services.db.reports_between(view.org_id, first, last)
+        reports = [r for r in found if may_act(p.membership, r, p.routine)]
         data = await asyncio.to_thread(xlsx_bytes, view, reports, p.lang)
         caption = t("stats.export_caption", p.lang, organisation=view.name, first=first, last=last)
     else:  # the national role: the summary only, never a report

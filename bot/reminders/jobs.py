@@ -337,10 +337,16 @@ async def _gaps(
             failing = (path.name, since)
     not_before = quiet_until(routine.reminders, timezone, now) if routine else None
     recipients = _owners(routine, coordinators)
+    registered = {m.contact_id for m in coordinators}
+    nobody_receives = routine is not None and not any(
+        c.id in registered for c in routine.receiving_contacts()
+    )
     items = []
     for member in recipients:
         lang = await _lang(db, member.user_id, default)
-        text = texts.gap_text(name, org_id, contacts, failing, timezone, lang)
+        text = texts.gap_text(
+            name, org_id, contacts, failing, timezone, lang, nobody_receives=nobody_receives
+        )
         dedupe = f"{found[0].key}:{member.user_id}"
         items.append(_item(services.sealer, dedupe, text, None, not_before, chat_id=member.user_id))
     if not recipients:

@@ -150,9 +150,14 @@ def gap_text(
     failing: tuple[str, datetime] | None,
     timezone: str,
     lang: str,
+    *,
+    nobody_receives: bool = False,
 ) -> Html:
-    """This week's gaps: contacts nobody registered for, and a file failing to load since when."""
+    """This week's gaps: contacts nobody registered for, and a file failing to load since when;
+    with `nobody_receives`, that reports are kept unread and reporters are told so."""
     parts: list[str] = [t("gap.head", lang, organisation=routine_name)]
+    if nobody_receives:
+        parts.append(t("gap.nobody_receives", lang))
     for contact in contacts:
         parts.append(
             t(

@@ -150,6 +150,11 @@ def render(status: Status) -> str:
                     f" is told; invite one with `trygg invite --org {org.org_id}"
                     f" --role coordinator --contact {contact.contact_id}`"
                 )
+        if not any(c.coordinators for c in org.receiving):
+            lines.append(
+                "  NOBODY RECEIVES REPORTS: new reports are kept but nobody reads them; reporters"
+                " are told so, with whom to call now"
+            )
     if not status.organisations:
         lines.append("")
         lines.append("no organisation is loaded and no report is stored")

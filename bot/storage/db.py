@@ -1280,6 +1280,55 @@ class Database:
         async with self._write() as conn:
             await _run(conn, "DELETE FROM pending_inputs WHERE key = :key", {"key": key})
 
+    async def stage_pending(
+        self, key: str, action: str, report_id: int, payload: bytes, now: datetime
+    ) -> None:
+        """Like `set_pending`, with a sealed `payload` kept until `take_staged` (a reporter's
+        anonymised answer, shown back before it is sent)."""
+        async with self._write() as conn:
+            await _run(
+                conn,
+                "INSERT INTO pending_inputs (key, action, report_id, created_at, payload)"
+                " VALUES (:key, :action, :report_id, :now, :payload)"
+                " ON CONFLICT (key) DO UPDATE SET action = excluded.action,"
+                " report_id = excluded.report_id, created_at = excluded.created_at,"
+                " payload = excluded.payload",
+                {
+                    "key": key,
+                    "action": action,
+                    "report_id": report_id,
+                    "now": to_db_time(now),
+                    "payload": bytes(payload),
+                },
+            )
+
+    async def take_staged(self, key: str, action: str) -> tuple[int, bytes] | None:
+        """`(report_id, payload)` staged under `key` for `action`, deleted as it is taken."""
+        async with self._write() as conn:
+            row = await _one(
+                conn,
+                "DELETE FROM pending_inputs WHERE key = :key AND action = :action"
+                " AND payload IS NOT NULL RETURNING report_id, payload",
+                {"key": key, "action": action},
+            )
+        return None if row is None else (int(row["report_id"]), bytes(row["payload"]))
+
+    async def revoke_member(self, user_id: int, pending_keys: Sequence[str]) -> bool:
+        """End a membership at once (`trygg revoke`): the membership, the draft, the pending
+        inputs under `pending_keys`, and what is still queued to their chat. The user row (the
+        language) stays; their own reports and links stay theirs. True if they were a member."""
+        params: dict[str, Any] = {"user_id": user_id}
+        async with self._write() as conn:
+            removed = await _run(conn, "DELETE FROM memberships WHERE user_id = :user_id", params)
+            await _run(conn, "DELETE FROM drafts WHERE user_id = :user_id", params)
+            for key in pending_keys:
+                await _run(conn, "DELETE FROM pending_inputs WHERE key = :key", {"key": key})
+            await _run(
+                conn, "DELETE FROM outbox WHERE chat_id = :user_id AND sent_at IS NULL", params
+            )
+        await self.checkpoint()
+        return removed > 0
+
     # --- retention ---------------------------------------------------------------------------
 
     async def purge_reports(self, org_id: str | None, created_before: datetime) -> int:

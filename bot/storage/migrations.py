@@ -251,7 +251,13 @@ SELECT org_id, month, dim, code, COUNT(*) FROM (
 GROUP BY org_id, month, dim, code;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
+# A reporter's relay answer waits, anonymised and sealed, until they press Send (issue 14.5):
+# they see first what the coordinator will receive. NULL for every other pending input.
+_V5_STAGED_ANSWER = """
+ALTER TABLE pending_inputs ADD COLUMN payload BLOB;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5_STAGED_ANSWER)
 """Ordered migration scripts; the schema version of the code is `len(MIGRATIONS)`."""
 
 

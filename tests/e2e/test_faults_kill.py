@@ -151,6 +151,7 @@ def _plan(
             ref = str(got[-1]["text"]).split("om ")[1].split(":")[0]
             plan.append(("button", user, f"relay:answer.{ref}"))
             plan.append(("text", user, f"SVAR-{run:02d}-{user % 100}"))
+            plan.append(("button", user, f"relay:send.{ref}"))  # sent as shown back
     return plan
 
 

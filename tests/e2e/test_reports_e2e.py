@@ -187,7 +187,8 @@ async def test_a_report_is_delivered_once_followed_up_and_leaves_no_trace_of_the
 
     # ... and back.
     await press(server, REPORTER, relayed, f"relay:answer.{ref}", "Skriv ditt svar", **REPORTER_WHO)
-    await say(server, REPORTER, REPORTER_TEXT, "Skickat", **REPORTER_WHO)
+    shown = await say(server, REPORTER, REPORTER_TEXT, "Så här får", **REPORTER_WHO)
+    await press(server, REPORTER, shown, f"relay:send.{ref}", "Skickat", **REPORTER_WHO)
     answer = await server.wait_for(KARIN, "Svar från den som rapporterade")
     assert REPORTER_TEXT in text_of(answer)
 
