@@ -90,6 +90,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from pathlib import Path
 from types import MappingProxyType
 from typing import Final, NamedTuple, TypeAlias
 
@@ -155,6 +156,12 @@ _PERSONNUMMER = re.compile(
     rf"(?<![\w+\-/.,:])(?P<date>(?:19|20)?\d\d(?:0[1-9]|1[0-2]){_DAY})"
     r"(?P<sep>\s?[-+–—‐−]\s?|[ \u00a0])?(?P<tail>\d{4})(?![\w\-/]|[.,:]\d)"
 )
+# "1961-05-17-1234", "84 06 12-3390": the date written as a date, then the last four digits
+# after a dash or a plus (a space there would make every date and time a personnummer).
+_PERSONNUMMER_DATED = re.compile(
+    rf"(?<![\w+\-/.,:])(?:19|20)?\d\d(?P<d>[\-–  ])(?:0[1-9]|1[0-2])(?P=d){_DAY}"
+    r"\s?[-+–—‐−]\s?\d{4}(?![\w\-/]|[.,:]\d)"
+)
 _CASE_NUMBER = re.compile(r"(?<![\w\-])(?:\d{4}\s?-\s?)?[Kk]\s?\d{3,8}\s?-\s?\d{2}(?![\w\-])")
 _CASE_CUED = re.compile(
     r"(?i:\b(?:ärendenummer|ärendenr|anmälningsnummer|diarienummer|dnr|case\s+number"
@@ -180,14 +187,31 @@ _EMAIL = re.compile(
     r"(?:[\w\-]{1,63}\.){1,8}[^\W\d_]{2,24}(?![\w\-])"
 )
 _AT_HINTS = ("at)", "at]", "at}", "snabel-a")
+# "anna punkt svensson at gmail punkt com", "kalle99 at outlook.com", "info [at] x [dot] se":
+# an address spelled out so that filters miss it. The "at" must stand between a local part and
+# a domain that ends in a known top-level domain, so "at home" or "at 8" never match.
+_SPELLED_DOT = r"(?:\.|\s?[(\[]\s?(?:dot|punkt)\s?[)\]]\s?|\s(?:dot|punkt)\s)"
+_SPELLED_AT = r"(?:\s?[(\[{]\s?(?:at|snabel-?a)\s?[)\]}]\s?|\s(?:at|snabel-?a)\s)"
+_SPELLED_HINTS = (" at ", "snabel", "(at)", "[at]", "{at}")
+# Words before a spelled "at" that are not the local part of an address ("he was at x.com").
+_NOT_LOCAL: Final = frozenset(
+    {"was", "is", "are", "were", "be", "been", "me", "him", "her", "us", "them", "it", "look",
+     "looked", "here", "there", "that", "this", "home", "work", "site", "page", "only"}
+)  # fmt: skip
 _TLDS = (
     "se|com|nu|org|net|info|io|eu|tv|co|uk|de|no|dk|fi|fm|app|ly|gl|nl|fr|es|pl|ru|biz|xyz|"
-    "online|site|blog|live|cc|ws|gg|link|page|shop|ca|ch|ee|lv|lt|ai|dev|ax"
+    "online|site|blog|live|cc|ws|gg|link|page|shop|ca|ch|ee|lv|lt|ai|dev|ax|me"
+)
+_SPELLED_EMAIL = re.compile(
+    rf"(?i)(?<![\w.+%\-])(?P<local>[\w+%\-]{{1,64}}(?:{_SPELLED_DOT}[\w+%\-]{{1,64}}){{0,3}})"
+    rf"{_SPELLED_AT}(?:[\w\-]{{1,63}}{_SPELLED_DOT}){{1,4}}(?:{_TLDS})(?![\w\-])"
 )
 _URL = re.compile(
     r"(?i:\bhttps?://|(?<![\w@.\-/])www\.)[^\s<>\"'`{}|\\^\[\]]+"
     rf"|(?<![\w@.\-/])(?:[\w\-]{{1,63}}\.){{1,8}}(?:{_TLDS})(?![\w\-@])(?:[/?#][^\s<>\"'`{{}}|\\^]*)?"
 )
+_TLD_SET: Final = frozenset(_TLDS.split("|"))
+_SENTENCE_END = re.compile(r"[.!?\n]\s")
 _URL_HINT = re.compile(r"[\w\-]\.[^\W\d_]|://")
 _URL_TRAILING = ".,;:!?)]}'\"»”’"
 _SOCIAL_HOSTS: Final = frozenset(
@@ -223,6 +247,26 @@ _IPV4 = re.compile(
 _IPV6 = re.compile(
     r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|[\d.]{7,15})?(?![\w:])"
 )
+# A handle without @ next to a platform's name: "på TikTok heter han kalle_bangen",
+# "Instagram: patrik.hammar91", "heter johnny_wolf87 på Instagram". Near a platform, a word
+# with an underscore, a dot or digits inside, or with a capital inside ("SolvikAvslojar"), is
+# an account name; so is a word that is not an ordinary word right after "heter", "som",
+# "är", ":" or "under namnet".
+_PLATFORM = re.compile(
+    r"(?i:tiktok|instagram|insta|snapchat|snap|facebook|twitter|youtube|telegram|discord"
+    r"|kick|twitch|reddit|flashback|threads|bluesky|messenger|tumblr|vk|linkedin)"
+    r"|\b(?:X|IG|FB)\b"
+)
+_PLATFORM_HINTS = ("tiktok", "insta", "snap", "facebook", "twitter", "youtube", "telegram",
+                   "discord", "kick", "twitch", "reddit", "flashback", "threads", "bluesky",
+                   "messenger", "tumblr", "vk", "linkedin", "x", "ig", "fb")  # fmt: skip
+_HANDLE_WORD = re.compile(r"(?<![\w@.+\-/:])[^\W_][\w.]*[^\W_](?![\w@]|\.\w|-\w)")
+_HANDLE_SHAPE = re.compile(r"_|[^\W\d_]\.[^\W_]|[^\W\d_]\d|\d[^\W\d_]|[a-zåäö][A-ZÅÄÖ]")
+_HANDLE_CUE = re.compile(
+    r"(?i)(?:\b(?:heter|hette|kallar\s+sig|kallas|som|är|var|namnet|signaturen|is|as|called"
+    r"|named)|:)\s*$"
+)
+_HANDLE_WINDOW = 60
 _HANDLE = re.compile(r"(?<![\w@.+\-/])@(?=[\w.]*[^\W\d])[\w](?:[\w.]{0,38}[\w])?")
 
 # Plates: three letters (no I, Q, V) and two digits and a digit or letter.
@@ -345,7 +389,8 @@ _STRONG_CUES: Final = frozenset(
         "heter", "hette", "kallas", "kallad", "kallades", "named", "called", "mr", "mrs", "ms",
         "miss", "dr", "herr", "fru", "fröken", "mvh", "hälsningar", "hälsning", "regards",
         "sincerely", "undertecknad", "undertecknat", "undertecknade", "signerad", "signerat",
-        "signed", "avsändare", "avsändaren", "sender",
+        "signed", "avsändare", "avsändaren", "sender", "förnamn", "efternamn", "förnamnet",
+        "efternamnet", "efternamnen",
     }
 )  # fmt: skip
 _STRONG_CUE_PAIRS: Final = frozenset(
@@ -353,6 +398,8 @@ _STRONG_CUE_PAIRS: Final = frozenset(
         ("name", "is"), ("name", "was"), ("name", "’s"), ("namn", "är"), ("namn", "var"),
         ("namnet", "är"), ("namnet", "var"), ("heter", "är"), ("kallas", "för"),
         ("kallad", "för"), ("kallades", "för"), ("sig", "som"), ("vid", "namn"),
+        ("förnamnet", "är"), ("efternamnet", "är"), ("förnamnet", "var"), ("efternamnet", "var"),
+        ("hans", "namn"), ("hennes", "namn"), ("first", "name"), ("last", "name"),
     }
 )  # fmt: skip
 # "min man Bo", "grannens son Milton", "my neighbour John": a relation after a possessive.
@@ -362,7 +409,8 @@ _RELATIONS: Final = frozenset(
         "sonen", "dotter", "dottern", "bror", "brodern", "syster", "systern", "mamma", "pappa",
         "mor", "far", "farbror", "morbror", "faster", "moster", "kusin", "granne", "grannen",
         "kollega", "kollegan", "partikamrat", "chef", "chefen", "vän", "väninna", "kompis",
-        "pojkvän", "flickvän", "ex", "exman", "exfru", "barnbarn", "svärson", "svärdotter",
+        "pojkvän", "flickvän", "ex", "exman", "exfru", "ex-man", "ex-fru", "exmake", "ex-make",
+        "exsambo", "ex-sambo", "barnbarn", "svärson", "svärdotter",
         "husband", "wife", "daughter", "brother", "sister", "mother", "father", "mum", "mom",
         "dad", "neighbour", "neighbor", "colleague", "boss", "friend", "boyfriend",
         "girlfriend", "cousin", "uncle", "aunt",
@@ -383,9 +431,29 @@ _NAME_VERBS: Final = frozenset(
         "sent", "texted", "shouted",
     }
 )  # fmt: skip
+# A sentence-initial word before one of these is the subject: a name if it is no common word
+# ("Gunde stod", "Dzenan har"), or if it is a name that is also a word ("Sten har", "Bo har").
+_SUBJECT_VERBS: Final = _NAME_VERBS | frozenset(
+    {
+        "har", "hade", "stod", "satt", "sitter", "gick", "går", "tog", "tar", "slog", "spottade",
+        "filmade", "filmar", "lämnade", "lämnar", "väntade", "väntar", "kastade", "delade", "la",
+        "lade", "lägger", "publicerade", "visste", "vet", "brukar", "ville", "vill", "ska",
+        "skulle", "kan", "kunde", "måste", "tycker", "tyckte", "startade", "fotograferade",
+        "knackade", "dök", "försökte", "tittade", "sms:ade", "has", "had", "keeps", "kept",
+        "went", "took", "filmed", "left", "waited", "posted", "told", "knows", "knew",
+    }
+)  # fmt: skip
+# Names that are also pronouns or auxiliaries: a subject only before a verb of _NAME_VERBS.
+_NAMING_VERBS: Final = frozenset({"heter", "hette", "named"})
+_PRONOUN_LIKE: Final = frozenset({"inga", "will", "may", "can", "said", "hope"})
+_ARTICLES: Final = frozenset({"a", "an", "the", "en", "ett"})
 # Words after which a listed name in small letters still counts ("mejl från erik").
 _WEAK_CUES: Final = frozenset(
-    {"från", "av", "till", "med", "hos", "och", "from", "by", "to", "with", "and", "sa", "said"}
+    {"från", "av", "till", "med", "hos", "och", "from", "by", "to", "with", "and", "sa", "said",
+     "är", "var", "is", "was"}
+)  # fmt: skip
+_LOWER_GATE: Final = (
+    _STRONG_CUES | _RELATIONS | _NAME_VERBS | frozenset(second for _, second in _STRONG_CUE_PAIRS)
 )
 _ALIAS = re.compile(
     r"(?i:\b(?:kallar|kallade|kallat)\s+sig(?:\s+för)?|\balias|\bsignatur(?:en)?|"
@@ -443,8 +511,94 @@ def _lexicon() -> _Lexicon:
     )
 
 
+# --- word frequencies ----------------------------------------------------------------------
+
+# How common a word is, from `wordfreq` (Swedish: subtitles, Wikipedia, news, web, social media;
+# English: its small list). Zipf scale in tenths: 30 is once per million words, 60 once per
+# thousand. Only words of Swedish from 2.0 up are kept (about 100,000): anything rarer counts as
+# 0, and a word rarer than that is a name, a typo or a compound (checked separately).
+_FREQ_FLOOR = 20
+
+
+class _Frequencies(NamedTuple):
+    sv: Mapping[str, int]
+    en: Mapping[str, int]
+
+
+@cache
+def _frequencies() -> _Frequencies:
+    """Load the frequency lists once, on first use (about 0.1 s and 10 MB)."""
+    try:
+        import wordfreq  # a heavy import (regex, langcodes, ftfy): only when needed
+    except ImportError:  # pragma: no cover - a declared dependency; the lists still work
+        return _Frequencies({}, {})
+    data = Path(wordfreq.__file__).parent / "data"
+
+    def read(name: str, floor: int) -> dict[str, int]:
+        try:
+            buckets = wordfreq.read_cBpack(str(data / name))
+        except OSError:  # pragma: no cover - a broken install: fall back to the lists
+            return {}
+        table: dict[str, int] = {}
+        # Bucket i holds the words of frequency 10^(-i/100): Zipf 9 - i/100.
+        for i, bucket in enumerate(buckets):
+            zipf = 90 - i // 10
+            if zipf < floor:
+                break
+            for word in bucket:
+                if word.isalpha() or "-" in word:
+                    table[word] = zipf
+        return table
+
+    return _Frequencies(read("large_sv.msgpack.gz", _FREQ_FLOOR), read("small_en.msgpack.gz", 0))
+
+
+def _zipf(key: str) -> tuple[int, int]:
+    """(Swedish, English) frequency of a case-folded word, in tenths of Zipf; 0 if rare."""
+    freq = _frequencies()
+    return freq.sv.get(key, 0), freq.en.get(key, 0)
+
+
+def _is_word(key: str, sv_below: int = 35, en_below: int = 40) -> bool:
+    """An ordinary word: common in Swedish or English, or a compound of Swedish words."""
+    sv, en = _zipf(key)
+    return (
+        sv >= sv_below
+        or en >= en_below
+        or (len(key) >= 7 and key.endswith(_WORD_ENDINGS))
+        or _is_compound(key)
+    )
+
+
+# Endings of Swedish derived and inflected words ("inloggningen", "trakasserierna",
+# "ordförandeskapet"): a long word that ends so is a word even when it is rare.
+_WORD_ENDINGS = (
+    "ningen", "ningar", "ningarna", "ingen", "heten", "heter", "andet", "endet", "andet",
+    "arna", "erna", "orna", "skap", "skapet", "tion", "tionen", "tioner", "ligt", "liga",
+    "iska", "istisk", "erier", "eriet", "ande", "ende", "else", "elsen", "mässig", "aren",
+)  # fmt: skip
+
+
+def _is_compound(key: str) -> bool:
+    """A Swedish compound ("dörrkarmen", "partikansliet", "facebookgruppen"): a common first part,
+    with or without a linking s, and a known word of four letters or more after it."""
+    sv = _frequencies().sv
+    for cut in range(3, len(key) - 3):
+        tail = sv.get(key[cut:], 0)
+        if tail < _FREQ_FLOOR:
+            continue
+        if tail >= 40 and len(key) - cut >= 5:  # "Medborgarhuset": a common word at the end
+            return True
+        head = key[:cut]
+        if head.endswith("s"):  # a linking s: "Solviksskolan", "säkerhetssamordnaren"
+            head = head[:-1] if sv.get(head, 0) < 30 else head
+        if sv.get(head, 0) >= 30 or _not_a_name(head, _lexicon()):
+            return True
+    return "-" in key and all(sv.get(part, 0) >= 30 for part in key.split("-") if part)
+
+
 # Token classes for names.
-_NONE, _ANCHOR, _WEAK, _UNKNOWN, _LOWER, _INITIAL, _PARTICLE = range(7)
+_NONE, _ANCHOR, _WEAK, _UNKNOWN, _LOWER, _INITIAL, _PARTICLE, _LOWAMB, _LOWRARE = range(9)
 
 
 class _Token(NamedTuple):
@@ -453,6 +607,7 @@ class _Token(NamedTuple):
     cls: int
     first: bool  # a first name (listed), or a weak first-name-like word
     sur: bool  # a listed or surname-like word
+    lower: bool  # written in small letters
 
 
 # --- the public API ------------------------------------------------------------------------
@@ -499,6 +654,12 @@ def _candidates(text: str) -> list[_Span]:
     if "@" in text or any(hint in lowered for hint in _AT_HINTS):
         for m in _EMAIL.finditer(text):
             add(_span(m.start(), m.end(), "email"))
+    if any(hint in lowered for hint in _SPELLED_HINTS):
+        for m in _SPELLED_EMAIL.finditer(text):
+            if m.group("local").casefold() not in _NOT_LOCAL:
+                add(_span(m.start(), m.end(), "email"))
+    if any(platform in lowered for platform in _PLATFORM_HINTS):
+        _find_platform_handles(text, add)
     if _URL_HINT.search(text):
         _find_urls(text, add)
     if "@" in text:
@@ -543,6 +704,8 @@ _Add: TypeAlias = Callable[[_Span], None]
 
 
 def _find_personnummer(text: str, add: _Add) -> None:
+    for m in _PERSONNUMMER_DATED.finditer(text):
+        add(_span(m.start(), m.end(), "personnummer"))
     for m in _PERSONNUMMER.finditer(text):
         date, sep = m.group("date"), m.group("sep")
         rank = None
@@ -596,6 +759,46 @@ def _find_phones(text: str, known: list[_Span], add: _Add) -> None:
     for start, end in found:
         if _digits(text[start:end]) not in _SHORT_NUMBERS:
             add(_span(start, end, "phone"))
+
+
+def _find_platform_handles(text: str, add: _Add) -> None:
+    platforms = [m.span() for m in _PLATFORM.finditer(text)]
+    if not platforms:
+        return
+    for m in _HANDLE_WORD.finditer(text):
+        word = m.group()
+        if (
+            sum(c.isalpha() for c in word) < 2
+            or ("." in word and _is_host(word))
+            or _not_a_name(word.casefold(), _lexicon())  # "WhatsApp", "YouTube"
+        ):
+            continue
+        near = [
+            (start, end)
+            for start, end in platforms
+            if -_HANDLE_WINDOW < m.start() - end < _HANDLE_WINDOW
+            or -_HANDLE_WINDOW < start - m.end() < _HANDLE_WINDOW
+        ]
+        if not near or any(start <= m.start() < end for start, end in near):
+            continue
+        between = [text[min(end, m.end()) : max(start, m.start())] for start, end in near]
+        if all(_SENTENCE_END.search(gap) for gap in between):
+            continue
+        if _HANDLE_SHAPE.search(word) is None:
+            # A plain word: only right after a cue, and only if it is no word and no name.
+            key = word.casefold()
+            if (
+                not word.islower()
+                or not _HANDLE_CUE.search(text[max(0, m.start() - 20) : m.start()])
+                or key in _lexicon().lower_names
+                or _is_word(key)
+            ):
+                continue
+        add(_span(m.start(), m.end(), "handle"))
+
+
+def _is_host(word: str) -> bool:
+    return word.rsplit(".", 1)[-1].casefold() in _TLD_SET
 
 
 def _find_ips(text: str, add: _Add) -> None:
@@ -741,6 +944,7 @@ def _lookup(word: str, lex: _Lexicon) -> tuple[bool, bool, str]:
 class _Context(NamedTuple):
     initial: bool  # first word of a sentence, a line or the text
     strong: bool  # after "heter", "Mr", "min man", ...
+    naming: bool  # right after "heter", "hette", "named": a name or a small word follows
     weak_cue: bool  # after "från", "till", "med", ...
     previous: str  # the previous word, case-folded
     following: str  # the next word, case-folded, when only spaces separate them
@@ -762,8 +966,20 @@ def _name_tokens(text: str, lex: _Lexicon) -> list[tuple[_Token, bool]]:
                 and not ("-" in key and any(p in lex.lower_names for p in key.split("-")))
             ):
                 continue  # an ordinary word, a place, an abbreviation
-        elif key not in lex.lower_names and key not in _PARTICLES:
-            continue  # most words: in small letters and no name
+        elif (
+            key not in lex.lower_names
+            and key not in _PARTICLES
+            and (
+                i == 0
+                or (
+                    words[i - 1].group().casefold() not in _LOWER_GATE
+                    and (last != i - 1 or text[words[i - 1].end() : m.start()] != " ")
+                )
+            )
+        ):
+            # Most words: in small letters and no name. A word in no list counts only after a
+            # cue ("heter dzenan", "ringde vedran") or next to a name ("ahmed karimi").
+            continue
         gap = text[words[i - 1].end() : m.start()] if i else text[: m.start()]
         p1 = words[i - 1].group().casefold() if i > 0 else ""
         p2 = words[i - 2].group().casefold() if i > 1 else ""
@@ -784,12 +1000,13 @@ def _name_tokens(text: str, lex: _Lexicon) -> list[tuple[_Token, bool]]:
         context = _Context(
             initial=initial,
             strong=cue_gap and (p1 in _STRONG_CUES or (p2, p1) in _STRONG_CUE_PAIRS or relation),
+            naming=gap == " " and p1 in _NAMING_VERBS,
             weak_cue=p1 in _WEAK_CUES,
             previous=p1,
             following=following,
             dotted=text.startswith(".", m.end()),
         )
-        token = _Token(m.start(), m.end(), *_classify(word, context, lex))
+        token = _Token(m.start(), m.end(), *_classify(word, context, lex), word[0].islower())
         if token.cls == _NONE:
             continue
         joined = last == i - 1 and (
@@ -821,11 +1038,29 @@ def _classify(word: str, c: _Context, lex: _Lexicon) -> tuple[int, bool, bool]:
     if not word[0].isupper():
         if key in _PARTICLES:
             return _PARTICLE, False, False
-        if not listed or key in lex.common or form in lex.ambiguous or len(form) < 3:
+        if key in lex.common or len(form) < 2 or (len(form) < 3 and form not in lex.ambiguous):
             return _NONE, False, False
-        if c.strong or (c.weak_cue and not c.initial) or c.previous in _NAME_VERBS:
-            return _ANCHOR, first, sur
-        return _LOWER, first, sur
+        if listed:
+            if c.strong:
+                return _ANCHOR, first, sur
+            if form in lex.ambiguous or len(form) < 3:  # "per", "bo": only with a surname
+                return _LOWAMB, first, sur
+            if (
+                (c.weak_cue and not c.initial)
+                or c.previous in _NAME_VERBS
+                or c.following in _NAME_VERBS
+            ):
+                return _ANCHOR, first, sur
+            return _LOWER, first, sur
+        # In no list: a name after a cue if it is no common word ("heter dzenan"), after a verb
+        # of calling or writing if it is rare ("ringde vedran"), after a name if rare.
+        if c.strong and not _is_word(key, 45 if c.naming else 35):  # not "heter det"
+            return _ANCHOR, True, False
+        if not _is_word(key, 25, 30):
+            if c.previous in _NAME_VERBS:
+                return _ANCHOR, True, False
+            return _LOWRARE, False, True
+        return _NONE, False, False
     if key in lex.common or form in lex.common:
         return _NONE, False, False
     if word.isupper():  # capitals: only listed, unambiguous names
@@ -837,19 +1072,41 @@ def _classify(word: str, c: _Context, lex: _Lexicon) -> tuple[int, bool, bool]:
     ):
         return _NONE, False, False
     if _not_a_name(key, lex) or form in lex.not_names:
-        if listed:
-            return (_ANCHOR if c.strong else _WEAK), first, sur
+        if listed:  # "Mark has", "Lund skrev": a place would not write
+            person = c.strong or c.following in _NAME_VERBS or c.following in {"has", "had"}
+            return (_ANCHOR if person else _WEAK), first, sur
         return _NONE, False, False
     if c.strong:
         return _ANCHOR, first or not sur, sur
     if listed:
         if form in lex.ambiguous or len(form) < 3:
+            if c.previous in _ARTICLES:  # "a Tor exit node", "en Stig"
+                return _NONE, False, False
+            if (
+                key in _POSSESSIVES  # "Hans Instagramkonto", but "Hans Andersson"
+                and c.following not in lex.lower_names
+                and c.following not in _SUBJECT_VERBS
+                and c.following
+                and _is_word(c.following, 30, 40)
+            ):
+                return _NONE, False, False
             # "Per dag" or "Per skrev": at the start of a sentence, only before a verb.
-            weak = len(form) < 3 or (c.initial and c.following not in _NAME_VERBS)
+            verbs = _NAME_VERBS if form in _PRONOUN_LIKE else _SUBJECT_VERBS
+            subject = c.following in verbs
+            weak = not subject and (len(form) < 3 or c.initial)
             return (_WEAK if weak else _ANCHOR), first, sur
         return _ANCHOR, first, sur
     if len(word) >= 5 and _is_title(word) and _SURNAME_LIKE.search(key):
         return (_WEAK if c.initial else _ANCHOR), False, True
+    # In no list and no common word: a name, and at the start of a sentence if it is rare or
+    # the subject of a verb ("Dzenan skickade", "Gunde stod").
+    if (
+        len(word) >= 3
+        and _is_title(word)
+        and not _is_word(key)
+        and (not c.initial or c.following in _SUBJECT_VERBS or not _is_word(key, 20, 30))
+    ):
+        return _ANCHOR, False, True
     return _UNKNOWN, False, False
 
 
@@ -879,12 +1136,23 @@ def _emit_run(run: list[_Token], add: _Add) -> None:
         # An unknown or weak word before a surname: its first name ("Zlatko Andersson").
         if b.cls == _ANCHOR and b.sur and not b.first and a.cls in (_UNKNOWN, _WEAK):
             marked[i] = True
-        # Small letters: "anna svensson", "Anna svensson".
-        if b.cls == _LOWER and b.sur and (marked[i] or (a.cls == _LOWER and a.first)):
+        # Small letters: "anna svensson", "per andersson", "jonny svärd", "emir hodzic", and
+        # "Anna svensson"; but not two names that are also words ("hans berg").
+        if (
+            b.sur
+            and (b.cls in (_LOWER, _LOWAMB) or (b.cls == _ANCHOR and b.lower))
+            and (
+                marked[i]
+                or (a.first and a.cls == _LOWER)
+                or (a.first and a.cls == _LOWAMB and b.cls != _LOWAMB)
+            )
+        ):
+            marked[i] = marked[i + 1] = True
+        if b.cls == _LOWRARE and a.cls == _LOWER and a.first:
             marked[i] = marked[i + 1] = True
     # Chains: a capitalised word after a name, an initial next to one, a particle between two.
     for i in range(1, n):
-        if marked[i - 1] and run[i].cls in (_UNKNOWN, _WEAK, _INITIAL):
+        if marked[i - 1] and run[i].cls in (_UNKNOWN, _WEAK, _INITIAL, _LOWRARE):
             marked[i] = True
     for i in range(n - 2, -1, -1):
         if marked[i + 1] and run[i].cls == _INITIAL:
