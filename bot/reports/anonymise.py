@@ -446,6 +446,7 @@ _SUBJECT_VERBS: Final = _NAME_VERBS | frozenset(
 # Names that are also pronouns or auxiliaries: a subject only before a verb of _NAME_VERBS.
 _NAMING_VERBS: Final = frozenset({"heter", "hette", "named"})
 _PRONOUN_LIKE: Final = frozenset({"inga", "will", "may", "can", "said", "hope"})
+_PLACE_PREPOSITIONS: Final = frozenset({"i", "på", "vid", "nära", "in", "at", "near"})
 _ARTICLES: Final = frozenset({"a", "an", "the", "en", "ett"})
 # Words after which a listed name in small letters still counts ("mejl från erik").
 _WEAK_CUES: Final = frozenset(
@@ -567,6 +568,7 @@ def _is_word(key: str, sv_below: int = 35, en_below: int = 40) -> bool:
         or en >= en_below
         or (len(key) >= 7 and key.endswith(_WORD_ENDINGS))
         or _is_compound(key)
+        or (key.endswith("s") and len(key) > 4 and _is_word(key[:-1], sv_below, en_below))
     )
 
 
@@ -575,7 +577,8 @@ def _is_word(key: str, sv_below: int = 35, en_below: int = 40) -> bool:
 _WORD_ENDINGS = (
     "ningen", "ningar", "ningarna", "ingen", "heten", "heter", "andet", "endet", "andet",
     "arna", "erna", "orna", "skap", "skapet", "tion", "tionen", "tioner", "ligt", "liga",
-    "iska", "istisk", "erier", "eriet", "ande", "ende", "else", "elsen", "mässig", "aren",
+    "iska", "istisk", "erier", "eriet", "ande", "ende", "else", "elsen", "mässig", "aren", "erad",
+    "erade", "erat", "ering", "eringen",
 )  # fmt: skip
 
 
@@ -1019,6 +1022,8 @@ def _name_tokens(text: str, lex: _Lexicon) -> list[tuple[_Token, bool]]:
 
 def _not_a_name(key: str, lex: _Lexicon) -> bool:
     """A place, an authority, a month, ... or its genitive ("Stockholms", "Polisens")."""
+    if key.endswith(("'s", "’s")):
+        key = key[:-2]
     return key in lex.not_names or (key.endswith("s") and key[:-1] in lex.not_names)
 
 
@@ -1050,6 +1055,10 @@ def _classify(word: str, c: _Context, lex: _Lexicon) -> tuple[int, bool, bool]:
                 or c.previous in _NAME_VERBS
                 or c.following in _NAME_VERBS
             ):
+                return _ANCHOR, first, sur
+            if first and len(form) >= 4 and c.previous not in _ARTICLES:
+                # A first name that is no word, written in small letters ("såg jag bengt
+                # igen"); names that are also words are in ambiguous.txt.
                 return _ANCHOR, first, sur
             return _LOWER, first, sur
         # In no list: a name after a cue if it is no common word ("heter dzenan"), after a verb
@@ -1099,10 +1108,11 @@ def _classify(word: str, c: _Context, lex: _Lexicon) -> tuple[int, bool, bool]:
     if len(word) >= 5 and _is_title(word) and _SURNAME_LIKE.search(key):
         return (_WEAK if c.initial else _ANCHOR), False, True
     # In no list and no common word: a name, and at the start of a sentence if it is rare or
-    # the subject of a verb ("Dzenan skickade", "Gunde stod").
+    # the subject of a verb ("Dzenan skickade", "Gunde stod"); after "i", "på" a place.
     if (
         len(word) >= 3
         and _is_title(word)
+        and c.previous not in _PLACE_PREPOSITIONS
         and not _is_word(key)
         and (not c.initial or c.following in _SUBJECT_VERBS or not _is_word(key, 20, 30))
     ):
