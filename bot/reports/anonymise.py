@@ -83,9 +83,12 @@ first use takes about 5 ms.
 
 from __future__ import annotations
 
+import gzip
+import importlib.util
 import ipaddress
 import re
 import unicodedata
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -94,6 +97,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Final, NamedTuple, TypeAlias
 
+import msgpack
 import phonenumbers
 
 __all__ = ["KINDS", "PLACEHOLDERS", "Finding", "Redacted", "anonymise", "redact_lines"]
@@ -253,19 +257,22 @@ _IPV6 = re.compile(
 # an account name; so is a word that is not an ordinary word right after "heter", "som",
 # "är", ":" or "under namnet".
 _PLATFORM = re.compile(
-    r"(?i:tiktok|instagram|insta|snapchat|snap|facebook|twitter|youtube|telegram|discord"
-    r"|kick|twitch|reddit|flashback|threads|bluesky|messenger|tumblr|vk|linkedin)"
-    r"|\b(?:X|IG|FB)\b"
+    r"(?<![\w.])(?:(?i:tiktok|instagram|insta|snapchat|snap|facebook|twitter|youtube|telegram"
+    r"|discord|kick|twitch|reddit|flashback|threads|bluesky|messenger|tumblr|linkedin)"
+    r"|(?:X|IG|FB)\b)"
 )
+# Substrings to look for before the pattern runs: most texts name no platform.
 _PLATFORM_HINTS = ("tiktok", "insta", "snap", "facebook", "twitter", "youtube", "telegram",
                    "discord", "kick", "twitch", "reddit", "flashback", "threads", "bluesky",
-                   "messenger", "tumblr", "vk", "linkedin", "x", "ig", "fb")  # fmt: skip
+                   "messenger", "tumblr", "linkedin")  # fmt: skip
+_PLATFORM_SHORT_HINTS = ("X", "IG", "FB")
 _HANDLE_WORD = re.compile(r"(?<![\w@.+\-/:])[^\W_][\w.]*[^\W_](?![\w@]|\.\w|-\w)")
 _HANDLE_SHAPE = re.compile(r"_|[^\W\d_]\.[^\W_]|[^\W\d_]\d|\d[^\W\d_]|[a-zåäö][A-ZÅÄÖ]")
-_HANDLE_CUE = re.compile(
-    r"(?i)(?:\b(?:heter|hette|kallar\s+sig|kallas|som|är|var|namnet|signaturen|is|as|called"
-    r"|named)|:)\s*$"
-)
+# The word before a plain word that makes it an account name ("som bangenlive").
+_HANDLE_CUE_WORDS: Final = frozenset(
+    {"heter", "hette", "sig", "kallas", "som", "är", "var", "namnet", "signaturen", "is", "as",
+     "called", "named"}
+)  # fmt: skip
 _HANDLE_WINDOW = 60
 _HANDLE = re.compile(r"(?<![\w@.+\-/])@(?=[\w.]*[^\W\d])[\w](?:[\w.]{0,38}[\w])?")
 
@@ -453,9 +460,7 @@ _WEAK_CUES: Final = frozenset(
     {"från", "av", "till", "med", "hos", "och", "from", "by", "to", "with", "and", "sa", "said",
      "är", "var", "is", "was"}
 )  # fmt: skip
-_LOWER_GATE: Final = (
-    _STRONG_CUES | _RELATIONS | _NAME_VERBS | frozenset(second for _, second in _STRONG_CUE_PAIRS)
-)
+_LOWER_GATE: Final = _STRONG_CUES | _RELATIONS | _NAME_VERBS
 _ALIAS = re.compile(
     r"(?i:\b(?:kallar|kallade|kallat)\s+sig(?:\s+för)?|\balias|\bsignatur(?:en)?|"
     r"\banvändarnamn(?:et)?(?:\s+är)?|\bunder\s+(?:namnet|aliaset|signaturen)|\bgoes\s+by|"
@@ -528,30 +533,47 @@ class _Frequencies(NamedTuple):
 
 @cache
 def _frequencies() -> _Frequencies:
-    """Load the frequency lists once, on first use (about 0.1 s and 10 MB)."""
+    """Load the frequency lists once, on first use (about 0.07 s and 15 MB)."""
+    return _Frequencies(
+        _read_frequencies("large_sv.msgpack.gz", _FREQ_FLOOR),
+        _read_frequencies("small_en.msgpack.gz", 0),
+    )
+
+
+def _read_frequencies(name: str, floor: int) -> dict[str, int]:
+    """Words of `wordfreq`'s list `name` as common as `floor` or more, in tenths of Zipf.
+
+    The list is read as a stream, without importing `wordfreq` (its import alone takes 0.1 s
+    and 14 MB for tokenisers this module does not use) and without decoding the rarer words.
+    The format is wordfreq's "cB" version 1: a header, then one list of words per centibel of
+    frequency, the most common first. Anything unexpected leaves the table empty: the name
+    lists still work, and a test fails.
+    """
+    spec = importlib.util.find_spec("wordfreq")
+    if spec is None or not spec.submodule_search_locations:
+        return {}
+    path = Path(next(iter(spec.submodule_search_locations))) / "data" / name
+    table: dict[str, int] = {}
     try:
-        import wordfreq  # a heavy import (regex, langcodes, ftfy): only when needed
-    except ImportError:  # pragma: no cover - a declared dependency; the lists still work
-        return _Frequencies({}, {})
-    data = Path(wordfreq.__file__).parent / "data"
-
-    def read(name: str, floor: int) -> dict[str, int]:
-        try:
-            buckets = wordfreq.read_cBpack(str(data / name))
-        except OSError:  # pragma: no cover - a broken install: fall back to the lists
-            return {}
-        table: dict[str, int] = {}
-        # Bucket i holds the words of frequency 10^(-i/100): Zipf 9 - i/100.
-        for i, bucket in enumerate(buckets):
-            zipf = 90 - i // 10
-            if zipf < floor:
-                break
-            for word in bucket:
-                if word.isalpha() or "-" in word:
-                    table[word] = zipf
-        return table
-
-    return _Frequencies(read("large_sv.msgpack.gz", _FREQ_FLOOR), read("small_en.msgpack.gz", 0))
+        with gzip.open(path, "rb") as stream:
+            unpacker = msgpack.Unpacker(stream, raw=False)
+            size = unpacker.read_array_header()
+            header = unpacker.unpack()
+            if not isinstance(header, dict) or (header.get("format"), header.get("version")) != (
+                "cB",
+                1,
+            ):
+                return {}
+            for i in range(size - 1):
+                zipf = 90 - i // 10  # bucket i: frequency 10^(-i/100), Zipf 9 - i/100
+                if zipf < floor:
+                    break
+                for word in unpacker.unpack():
+                    if isinstance(word, str) and (word.isalpha() or "-" in word):
+                        table[word] = zipf
+    except Exception:  # a broken or changed data file: fall back to the lists
+        return {}
+    return table
 
 
 def _zipf(key: str) -> tuple[int, int]:
@@ -661,7 +683,9 @@ def _candidates(text: str) -> list[_Span]:
         for m in _SPELLED_EMAIL.finditer(text):
             if m.group("local").casefold() not in _NOT_LOCAL:
                 add(_span(m.start(), m.end(), "email"))
-    if any(platform in lowered for platform in _PLATFORM_HINTS):
+    if any(hint in lowered for hint in _PLATFORM_HINTS) or any(
+        hint in text for hint in _PLATFORM_SHORT_HINTS
+    ):
         _find_platform_handles(text, add)
     if _URL_HINT.search(text):
         _find_urls(text, add)
@@ -707,8 +731,9 @@ _Add: TypeAlias = Callable[[_Span], None]
 
 
 def _find_personnummer(text: str, add: _Add) -> None:
-    for m in _PERSONNUMMER_DATED.finditer(text):
-        add(_span(m.start(), m.end(), "personnummer"))
+    if any(dash in text for dash in "-+–—‐−"):
+        for m in _PERSONNUMMER_DATED.finditer(text):
+            add(_span(m.start(), m.end(), "personnummer"))
     for m in _PERSONNUMMER.finditer(text):
         date, sep = m.group("date"), m.group("sep")
         rank = None
@@ -765,39 +790,45 @@ def _find_phones(text: str, known: list[_Span], add: _Add) -> None:
 
 
 def _find_platform_handles(text: str, add: _Add) -> None:
-    platforms = [m.span() for m in _PLATFORM.finditer(text)]
+    platforms = [m.span() for m in _PLATFORM.finditer(text)]  # rare: most texts stop here
     if not platforms:
         return
     for m in _HANDLE_WORD.finditer(text):
         word = m.group()
+        shaped = _looks_like_a_handle(word)
+        if not shaped:
+            # A plain word: only in small letters right after a cue ("som bangenlive").
+            before = text[max(0, m.start() - 20) : m.start()].rstrip()
+            if not word.islower() or not (
+                before.endswith(":") or before[-12:].rpartition(" ")[2].lower() in _HANDLE_CUE_WORDS
+            ):
+                continue
         if (
             sum(c.isalpha() for c in word) < 2
             or ("." in word and _is_host(word))
             or _not_a_name(word.casefold(), _lexicon())  # "WhatsApp", "YouTube"
         ):
             continue
+        # The nearest platform before and after the word, within the window and the sentence.
+        after = bisect_left(platforms, (m.start(), -1))
         near = [
-            (start, end)
-            for start, end in platforms
-            if -_HANDLE_WINDOW < m.start() - end < _HANDLE_WINDOW
-            or -_HANDLE_WINDOW < start - m.end() < _HANDLE_WINDOW
+            text[end : m.start()] if end <= m.start() else text[m.end() : start]
+            for start, end in platforms[max(0, after - 1) : after + 1]
+            if not start <= m.start() < end
+            and (0 <= m.start() - end < _HANDLE_WINDOW or 0 <= start - m.end() < _HANDLE_WINDOW)
         ]
-        if not near or any(start <= m.start() < end for start, end in near):
+        if not near or all(_SENTENCE_END.search(gap) for gap in near):
             continue
-        between = [text[min(end, m.end()) : max(start, m.start())] for start, end in near]
-        if all(_SENTENCE_END.search(gap) for gap in between):
-            continue
-        if _HANDLE_SHAPE.search(word) is None:
-            # A plain word: only right after a cue, and only if it is no word and no name.
-            key = word.casefold()
-            if (
-                not word.islower()
-                or not _HANDLE_CUE.search(text[max(0, m.start() - 20) : m.start()])
-                or key in _lexicon().lower_names
-                or _is_word(key)
-            ):
-                continue
+        if not shaped and (word in _lexicon().lower_names or _is_word(word)):
+            continue  # no account name, but a word or a name
         add(_span(m.start(), m.end(), "handle"))
+
+
+def _looks_like_a_handle(word: str) -> bool:
+    """An underscore, a dot or a digit inside, or a capital after a small letter."""
+    if word.isalpha():  # most words: one quick test
+        return not word[1:].islower() and not word.isupper() and bool(_HANDLE_SHAPE.search(word))
+    return bool(_HANDLE_SHAPE.search(word))
 
 
 def _is_host(word: str) -> bool:
@@ -959,9 +990,10 @@ def _name_tokens(text: str, lex: _Lexicon) -> list[tuple[_Token, bool]]:
     words = list(_WORD.finditer(text))
     out: list[tuple[_Token, bool]] = []
     last = -2  # index of the last word kept
+    key = previous_key = ""
     for i, m in enumerate(words):
         word = m.group()
-        key = word.casefold()
+        before_previous, previous_key, key = previous_key, key, word.casefold()
         if word[0].isupper():
             if key in lex.common or (
                 key not in lex.lower_names
@@ -974,8 +1006,10 @@ def _name_tokens(text: str, lex: _Lexicon) -> list[tuple[_Token, bool]]:
             and key not in _PARTICLES
             and (
                 i == 0
+                or key in lex.common
                 or (
-                    words[i - 1].group().casefold() not in _LOWER_GATE
+                    previous_key not in _LOWER_GATE
+                    and (before_previous, previous_key) not in _STRONG_CUE_PAIRS
                     and (last != i - 1 or text[words[i - 1].end() : m.start()] != " ")
                 )
             )
@@ -984,8 +1018,8 @@ def _name_tokens(text: str, lex: _Lexicon) -> list[tuple[_Token, bool]]:
             # cue ("heter dzenan", "ringde vedran") or next to a name ("ahmed karimi").
             continue
         gap = text[words[i - 1].end() : m.start()] if i else text[: m.start()]
-        p1 = words[i - 1].group().casefold() if i > 0 else ""
-        p2 = words[i - 2].group().casefold() if i > 1 else ""
+        p1 = previous_key
+        p2 = before_previous
         if gap == " ":
             cue_gap, initial, adjacent = True, False, True
         else:
