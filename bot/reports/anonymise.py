@@ -12,12 +12,18 @@ never wins over structured data (an address that contains a name is an address).
 
 - personnummer, [personnummer]: YYMMDD-XXXX or YYYYMMDDXXXX, with -, +, a dash, a space or
   nothing; month 01-12, day 01-31 or 61-91 (samordningsnummer); the checksum is not required.
+  Also with the date written as a date, then a dash: "1961-05-17-1234", "84 06 12-3390".
 - case, [ärendenummer]: police diary numbers (5000-K123456-26, K123456-26), and the number after
   "ärendenummer", "diarienummer", "dnr", "case number". They identify the case, and so the
   reporter, to anyone who can look it up.
-- email, [e-post]: name@domain.tld, also "name(at)domain.tld".
+- email, [e-post]: name@domain.tld, also "name(at)domain.tld", and spelled out: "anna punkt
+  svensson at gmail punkt com", "info [at] x [dot] se", "kalle snabel-a telia.se".
 - handle, [konto]: @handle, and profile links on social media (facebook.com/…, instagram.com/…,
-  x.com/…, twitter.com/…, tiktok.com/@…, linkedin.com/in/…, youtube.com/@…).
+  x.com/…, twitter.com/…, tiktok.com/@…, linkedin.com/in/…, youtube.com/@…). Without @ near a
+  platform's name in the same sentence: a word with an underscore, a dot or digits inside or a
+  capital after a small letter ("på TikTok heter han kalle_bangen", "Instagram: p.hammar91"),
+  or a word that is neither a word nor a name right after "heter", "som", ":" ("som
+  bangenlive").
 - url, [länk]: http(s)://…, www.…, and bare domains with a common top-level domain
   (hatsidan.nu/artikel). A well-known site named without a path ("facebook.com", "ratsit.se")
   says nothing about a person and is kept, and so are the pages of authorities
@@ -39,18 +45,32 @@ never wins over structured data (an address that contains a name is an address).
   kept), or after "postnummer".
 - name, [namn]: below.
 
-Names come from word lists in `names/`: about 1,300 first names (Swedish, and common among people
-in Sweden born elsewhere) and 700 surnames, ordinary words that are never names, and capitalised
-words that are not people (places, parties, authorities, platforms, months). All are compared
+Names come from word lists in `names/` (below) and from word frequencies (further below): about
+1,300 first names (Swedish, and common among people in Sweden born elsewhere) and 700
+surnames, ordinary words that are never names, and capitalised words that are not people
+(places, parties, authorities, platforms, months). All are compared
 case-insensitively and loaded once as frozensets. A capitalised word in the name lists is a
 name, at the start of a sentence too; so is, in the middle of a sentence, a capitalised word
 that looks like a surname (-sson, -qvist, -ström, -berg, -gren, -lund, -ović, -nen, …). Names
 that are also ordinary words ("Per", "Hans", "Sten", "Liv", "Inga", "Will"; `ambiguous.txt`)
 count in the middle of a sentence, where Swedish and English write ordinary words in small
-letters, at the start of one only before a verb such as "skrev" or "ringde" ("Per skrev", not
-"Per dag"), next to another name, or after a cue. A first name followed by a capitalised word is
-a full name ("Anna Kowalski"); a capitalised word before a surname is its first name ("Zlatko
-Andersson"); initials and particles join ("Göran W. Falk", "Karl von Essen").
+letters, at the start of one only before a verb such as "skrev", "ringde" or "har" ("Per
+skrev", "Bo har", not "Per dag"; "Inga" only before the first kind), next to another name, or
+after a cue, and never after an article ("a Tor exit node"). A first name followed by a
+capitalised word is a full name ("Anna Kowalski"); a capitalised word before a surname is its
+first name ("Zlatko Andersson"); initials and particles join ("Göran W. Falk", "Karl von
+Essen").
+
+Words in no list are told from names by how common they are (`wordfreq`'s Swedish and English
+lists, offline): a word that is not common in either language (below Zipf 3.5 in Swedish, 4.0
+in English), not a compound of common words ("dörrkarmen", "Solviksskolan"), not a long word
+with a Swedish ending ("-ningen", "-arna", "-skap") and not a genitive of one of those, is a
+name when it is capitalised in the middle of a sentence ("Det var Karimi som skrev"), except
+after "i", "på", "vid" (a place: "på Kivik"); at the start of a sentence when it is rare (below
+Zipf 2.0: "Dzenan skickade") or the subject of a verb ("Gunde stod", "Sten har skrivit"); in
+small letters after a cue ("heter vedran", "ringde dzenan") or after a name ("ahmed karimi").
+A listed first name in small letters counts alone ("såg jag bengt igen"), a listed name that is
+also a word only with a surname ("per andersson", "jonny svärd").
 
 Cues make the next capitalised word a name even when it is in no list: "heter", "hette",
 "kallas", "named", "called", "name is", "Mr", "Mrs", "herr", "fru", "Mvh", "undertecknat", and a
@@ -64,21 +84,24 @@ with a surname ("anna svensson"). In capitals ("VI VET VAR DU BOR ANNA"), only l
 Offsets index the text after NFC normalisation (the form Telegram sends; decomposed å/ä/ö would
 otherwise split words), which is also the form of `Redacted.text`.
 
-Limits: a name that is in no list, has no cue and no surname next to it is missed ("Igår kom
-Gunde"), and so is an ambiguous name at the start of a sentence before another verb ("Per har
-…"). A capitalised ordinary word in the middle of a sentence that is also a name is redacted
-("a Tor exit node", "gruppen Sanna Solvik"). Addresses need a street suffix: "Box 123", "Ekv.
-3" and foreign addresses are missed. Plates in small letters need a cue; a plate that is also
-an abbreviation in the stop list is missed. Names written in other scripts (Arabic, Cyrillic)
-are not found.
+Limits: a name that is also a common word or a common place name, with no cue, is missed
+("Sten låg på vägen" keeps Sten; "Milan" alone is a city); so are names in small letters that
+are in no list and follow no cue, and a name right after "i" or "på". A capitalised word in the
+middle of a sentence that is rare and in no list is redacted even when it is a place or a
+company not in `not_names.txt` ("från Hovås"); so is an ambiguous name before a place
+("gruppen Sanna Solvik"). Addresses need a street suffix: "Box 123", "Ekv. 3" and foreign
+addresses are missed. Plates in small letters need a cue; a plate that is also an abbreviation
+in the stop list is missed. Names written in other scripts (Arabic, Cyrillic) are not found.
 
 Speed: regexes are compiled and the word lists loaded once; patterns read each word once
 (possessive quantifiers, anchored starts), cue words are looked up with substring tests before
 any pattern runs, and most words are dismissed by one set look-up, so the work grows with the
 length of the text. Measured while developing (best of several runs): a 4096-character
 description takes 0.5 ms without personal data, 2 ms with a few items, 4-5 ms when every line
-holds some; the test corpus runs at about 19,000 sentences a second. Loading the word lists on
-first use takes about 5 ms.
+holds some; the test corpus runs at about 15,000 sentences a second. Loading the word lists on
+first use takes about 5 ms; the frequency lists are read on the first text that needs them
+(about 60 ms, and 16 MB that stay for the life of the process). Nothing caches words seen in a
+text.
 """
 
 from __future__ import annotations
