@@ -607,6 +607,8 @@ def _zipf(key: str) -> tuple[int, int]:
 
 def _is_word(key: str, sv_below: int = 35, en_below: int = 40) -> bool:
     """An ordinary word: common in Swedish or English, or a compound of Swedish words."""
+    if key.endswith(("'s", "’s")):  # "report's"
+        key = key[:-2]
     sv, en = _zipf(key)
     return (
         sv >= sv_below
@@ -633,7 +635,7 @@ def _is_compound(key: str) -> bool:
     sv = _frequencies().sv
     for cut in range(3, len(key) - 3):
         tail = sv.get(key[cut:], 0)
-        if tail < _FREQ_FLOOR:
+        if tail < 25:
             continue
         if tail >= 40 and len(key) - cut >= 5:  # "Medborgarhuset": a common word at the end
             return True
