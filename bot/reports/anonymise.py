@@ -70,7 +70,10 @@ after "i", "på", "vid" (a place: "på Kivik"); at the start of a sentence when 
 Zipf 2.0: "Dzenan skickade") or the subject of a verb ("Gunde stod", "Sten har skrivit"); in
 small letters after a cue ("heter vedran", "ringde dzenan") or after a name ("ahmed karimi").
 A listed first name in small letters counts alone ("såg jag bengt igen"), a listed name that is
-also a word only with a surname ("per andersson", "jonny svärd").
+also a word only with a surname ("per andersson", "jonny svärd"). In a text written all in small
+letters, where capitals tell nothing, a rare word (below Zipf 2.0) is a name where a person
+often stands: first in a sentence, before a verb, or after "och", "från", "är" ("att lehtonen
+har", "från dragomir"); rare ordinary words there are redacted too ("och gravlax").
 
 Cues make the next capitalised word a name even when it is in no list: "heter", "hette",
 "kallas", "named", "called", "name is", "Mr", "Mrs", "herr", "fru", "Mvh", "undertecknat", and a
@@ -1008,11 +1011,13 @@ class _Context(NamedTuple):
     previous: str  # the previous word, case-folded
     following: str  # the next word, case-folded, when only spaces separate them
     dotted: bool  # a full stop follows at once ("A. Svensson")
+    all_lower: bool  # the whole text is in small letters: capitals tell nothing
 
 
 def _name_tokens(text: str, lex: _Lexicon) -> list[tuple[_Token, bool]]:
     """Classify the words that may be part of a name: (token, joined to the one before)."""
     words = list(_WORD.finditer(text))
+    all_lower = text.islower() and len(words) > 3  # not "ok", "tack": a text of a few words
     out: list[tuple[_Token, bool]] = []
     last = -2  # index of the last word kept
     key = previous_key = ""
@@ -1029,6 +1034,7 @@ def _name_tokens(text: str, lex: _Lexicon) -> list[tuple[_Token, bool]]:
         elif (
             key not in lex.lower_names
             and key not in _PARTICLES
+            and (key in lex.common or not all_lower)
             and (
                 i == 0
                 or key in lex.common
@@ -1067,6 +1073,7 @@ def _name_tokens(text: str, lex: _Lexicon) -> list[tuple[_Token, bool]]:
             previous=p1,
             following=following,
             dotted=text.startswith(".", m.end()),
+            all_lower=all_lower,
         )
         token = _Token(m.start(), m.end(), *_classify(word, context, lex), word[0].islower())
         if token.cls == _NONE:
@@ -1115,7 +1122,7 @@ def _classify(word: str, c: _Context, lex: _Lexicon) -> tuple[int, bool, bool]:
                 or c.following in _NAME_VERBS
             ):
                 return _ANCHOR, first, sur
-            if first and len(form) >= 4 and c.previous not in _ARTICLES:
+            if (first or c.all_lower) and len(form) >= 4 and c.previous not in _ARTICLES:
                 # A first name that is no word, written in small letters ("såg jag bengt
                 # igen"); names that are also words are in ambiguous.txt.
                 return _ANCHOR, first, sur
@@ -1125,7 +1132,16 @@ def _classify(word: str, c: _Context, lex: _Lexicon) -> tuple[int, bool, bool]:
         if c.strong and not _is_word(key, 45 if c.naming else 35):  # not "heter det"
             return _ANCHOR, True, False
         if not _is_word(key, 25, 30):
-            if c.previous in _NAME_VERBS:
+            if c.previous in _NAME_VERBS or (
+                # All in small letters: a rare word where a person often stands ("dzenan
+                # skickade", "att lehtonen har", "från dragomir"), not a place ("i solvik").
+                c.all_lower
+                and len(key) >= 4
+                and (c.initial or c.following in _SUBJECT_VERBS or c.weak_cue)
+                and c.previous not in _PLACE_PREPOSITIONS
+                and not _not_a_name(key, lex)
+                and not _is_word(key, 20, 30)
+            ):
                 return _ANCHOR, True, False
             return _LOWRARE, False, True
         return _NONE, False, False
