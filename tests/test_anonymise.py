@@ -471,6 +471,8 @@ def test_handles_without_at_after_a_platform(text: str, expected: str) -> None:
         "Han skickade röstmeddelanden via WhatsApp.",
         "På Instagram heter det att jag är korrupt.",
         "kalle_bangen",  # no platform named: a plain word with an underscore stays
+        "Han skickade en mp3 på Snapchat.",
+        "Intervjun i SVT2 delades på Facebook.",
     ],
 )
 def test_words_near_a_platform_are_not_handles(text: str) -> None:

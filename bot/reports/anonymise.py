@@ -833,6 +833,8 @@ def _find_platform_handles(text: str, add: _Add) -> None:
                 continue
         if (
             sum(c.isalpha() for c in word) < 2
+            or len(word) <= 3  # "mp3", "P4", "v.12"
+            or (word.upper() == word and "_" not in word and "." not in word)  # "SVT2", "G4S"
             or ("." in word and _is_host(word))
             or _not_a_name(word.casefold(), _lexicon())  # "WhatsApp", "YouTube"
         ):
