@@ -545,3 +545,19 @@ def test_a_text_all_in_small_letters_still_loses_its_names() -> None:
         "[namn] har skickat tre brev till kommunhuset"
     )
     assert anonymise("jag vågar inte gå till mötet i kväll").found == ()
+
+
+def test_without_word_frequencies_the_lists_still_work(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A broken install degrades to the name lists, with a warning, instead of redacting every
+    # rare capitalised word or failing the report.
+    anonymise_module._frequencies.cache_clear()
+    monkeypatch.setattr(anonymise_module, "_read_frequencies", lambda name, floor: {})
+    try:
+        r = anonymise("Anna Svensson och Dzenan stod vid Kivikskolan.")
+        assert r.text == "[namn] och Dzenan stod vid Kivikskolan."
+        assert "could not be read" in caplog.text
+        assert "Dzenan" not in caplog.text and "Anna" not in caplog.text
+    finally:
+        anonymise_module._frequencies.cache_clear()

@@ -112,6 +112,7 @@ from __future__ import annotations
 import gzip
 import importlib.util
 import ipaddress
+import logging
 import re
 import unicodedata
 from bisect import bisect_left
@@ -560,10 +561,17 @@ class _Frequencies(NamedTuple):
 @cache
 def _frequencies() -> _Frequencies:
     """Load the frequency lists once, on first use (about 0.07 s and 15 MB)."""
-    return _Frequencies(
+    frequencies = _Frequencies(
         _read_frequencies("large_sv.msgpack.gz", _FREQ_FLOOR),
         _read_frequencies("small_en.msgpack.gz", 0),
     )
+    if not frequencies.sv:
+        # Every word then counts as a word (`_is_word`): names are found from the lists alone,
+        # as before the frequencies, rather than every rare capitalised word being redacted.
+        logging.getLogger(__name__).warning(
+            "wordfreq's Swedish list could not be read: names in no list will be missed"
+        )
+    return frequencies
 
 
 def _read_frequencies(name: str, floor: int) -> dict[str, int]:
@@ -610,6 +618,8 @@ def _zipf(key: str) -> tuple[int, int]:
 
 def _is_word(key: str, sv_below: int = 35, en_below: int = 40) -> bool:
     """An ordinary word: common in Swedish or English, or a compound of Swedish words."""
+    if not _frequencies().sv:
+        return True  # no frequencies: only the lists tell a name
     if key.endswith(("'s", "’s")):  # "report's"
         key = key[:-2]
     sv, en = _zipf(key)
