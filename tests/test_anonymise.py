@@ -21,24 +21,25 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.reports import anonymise as anonymise_module
 from bot.reports.anonymise import KINDS, PLACEHOLDERS, Finding, Redacted, anonymise, redact_lines
 
 CORPUS = Path(__file__).parent / "fixtures" / "anonymise" / "corpus.yaml"
 
-# Recall goals per kind: structured data is always removed; names and addresses are found from
-# word lists and patterns, so a few may slip through.
+# Recall goals per kind (issue 14, point 10): structured data at least 99.5 %, names 97 %;
+# addresses are found from street suffixes, so a few may slip through.
 RECALL_GOALS = {
-    "personnummer": 1.0,
-    "case": 1.0,
-    "email": 1.0,
-    "handle": 1.0,
-    "url": 1.0,
-    "ip": 1.0,
-    "phone": 1.0,
-    "plate": 1.0,
-    "postcode": 1.0,
+    "personnummer": 0.995,
+    "case": 0.995,
+    "email": 0.995,
+    "handle": 0.995,
+    "url": 0.995,
+    "ip": 0.995,
+    "phone": 0.995,
+    "plate": 0.995,
+    "postcode": 0.995,
     "address": 0.95,
-    "name": 0.95,
+    "name": 0.97,
 }
 PRECISION_GOAL = 0.9  # per kind, over the whole corpus
 
@@ -125,8 +126,8 @@ def precision(kind: str) -> tuple[float, list[str]]:
 
 
 def test_the_corpus_is_large_enough() -> None:
-    assert len(positives()) >= 150
-    assert len(negatives()) >= 30
+    assert len(positives()) >= 300  # 150 more of the harder kinds of issue 14
+    assert len(negatives()) >= 70
     planted_kinds = {p.kind for e in positives() for p in e.planted}
     assert planted_kinds == set(KINDS)
 
@@ -402,3 +403,161 @@ def test_redact_lines_is_lazy() -> None:
 
     lines = redact_lines(endless())
     assert next(lines) == "[namn]\n"
+
+
+# --- the kinds the word lists missed (issue 14, finding 8) -------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("min granne per andersson skrev igen", "min granne [namn] skrev igen"),
+        ("igår ringde dzenan igen", "igår ringde [namn] igen"),
+        ("hon heter emina och jobbar på coop", "hon heter [namn] och jobbar på coop"),
+        ("det var jonny svärd", "det var [namn]"),
+        ("Sten har skrivit tre brev.", "[namn] har skrivit tre brev."),
+        ("Gunde stod utanför mitt hus.", "[namn] stod utanför mitt hus."),
+        ("Dzenan skickade en bild.", "[namn] skickade en bild."),
+        ("Det var Karimi som skrev.", "Det var [namn] som skrev."),
+        ("Both Öztürk and Nowak wrote.", "Both [namn] and [namn] wrote."),
+    ],
+)
+def test_names_that_no_list_holds_or_that_are_words(text: str, expected: str) -> None:
+    assert anonymise(text).text == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Sten och glas låg på trappan.",
+        "Hans bil stod utanför.",
+        "Hans Instagramkonto är nytt.",
+        "Per dag kommer 40 mejl.",
+        "Inga fler brev har kommit.",
+        "a Tor exit node",
+        "Dörrkarmen var sönderslagen.",
+        "Inloggningen kom från en okänd dator.",
+        "Mötet hölls på Kivik och i Torekov.",
+        "Säkerhetssamordnaren ringde tillbaka.",
+        "Rutinens luckor syns i Brå's rapport.",
+        "jag vågar inte gå hem ensam längre",
+        "min man och min son är rädda",
+        "han heter det, sa hon",
+        "S, M, SD, C, V, KD, L och MP var där.",
+    ],
+)
+def test_words_places_and_parties_are_not_names(text: str) -> None:
+    assert anonymise(text).found == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("på TikTok heter han kalle_bangen", "på TikTok heter han [konto]"),
+        ("Instagram: patrik.hammar91", "Instagram: [konto]"),
+        ("Han heter johnny_wolf87 på Instagram.", "Han heter [konto] på Instagram."),
+        ("På Kick streamar han som bangenlive.", "På Kick streamar han som [konto]."),
+        ("Kanalen på YouTube heter SolvikAvslojar.", "Kanalen på YouTube heter [konto]."),
+    ],
+)
+def test_handles_without_at_after_a_platform(text: str, expected: str) -> None:
+    assert anonymise(text).text == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "På TikTok har det kommit 300 kommentarer.",
+        "Han skickade röstmeddelanden via WhatsApp.",
+        "På Instagram heter det att jag är korrupt.",
+        "kalle_bangen",  # no platform named: a plain word with an underscore stays
+        "Han skickade en mp3 på Snapchat.",
+        "Intervjun i SVT2 delades på Facebook.",
+    ],
+)
+def test_words_near_a_platform_are_not_handles(text: str) -> None:
+    assert [f.kind for f in anonymise(text).found if f.kind == "handle"] == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["1961-05-17-1234", "61-05-17-1234", "1982 03 14-7789", "1955-08-30–4412", "1990-04-67-1118"],
+)
+def test_personnummer_with_a_dashed_date(text: str) -> None:
+    assert anonymise(f"Han la ut {text} i gruppen.").text == "Han la ut [personnummer] i gruppen."
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["2026-05-17", "2026-05-17 kl 14.30", "17/5-2026", "2026-05-17 - 2026-05-18", "1961-05-17"],
+)
+def test_dates_are_not_personnummer(text: str) -> None:
+    assert anonymise(text).found == ()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "anna punkt svensson at gmail punkt com",
+        "jonas.berg snabel-a hotmail punkt se",
+        "kalle99 at outlook.com",
+        "sanningen [at] protonmail [dot] com",
+        "peter.nyberg AT gmail DOT com",
+        "john dot smith at yahoo dot com",
+    ],
+)
+def test_spelled_out_emails(text: str) -> None:
+    assert anonymise(f"Skriv till {text} i kväll.").text == "Skriv till [e-post] i kväll."
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I was at home dot com",
+        "We met at 8 at the town hall.",
+        "Vi ses at punkt 8",
+        "He looked at x.com",
+    ],
+)
+def test_at_in_a_sentence_is_not_an_email(text: str) -> None:
+    assert [f for f in anonymise(text).found if f.kind == "email"] == []
+
+
+def test_word_frequencies_are_installed_and_loaded_once() -> None:
+    # Without them names in no list are missed: a broken install must fail here, not in a
+    # report.
+    anonymise_module._frequencies.cache_clear()
+    assert anonymise("Dzenan skickade en bild.").text == "[namn] skickade en bild."
+    assert anonymise_module._frequencies.cache_info().misses == 1
+    anonymise("Gunde stod utanför.")
+    assert anonymise_module._frequencies.cache_info().misses == 1
+    sv, en = anonymise_module._zipf("och")
+    assert sv > 60 and en == 0
+
+
+def test_a_text_all_in_small_letters_still_loses_its_names() -> None:
+    # Capitals tell nothing here, so a word rare in Swedish and English where a person stands
+    # is a name; a place after "i" and ordinary words stay.
+    assert anonymise("igår stod dzenan och karimi utanför huset i solvik").text == (
+        "igår stod [namn] och [namn] utanför huset i solvik"
+    )
+    assert anonymise("ljubica har skickat tre brev till kommunhuset").text == (
+        "[namn] har skickat tre brev till kommunhuset"
+    )
+    assert anonymise("jag vågar inte gå till mötet i kväll").found == ()
+
+
+def test_without_word_frequencies_the_lists_still_work(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A broken install degrades to the name lists, with a warning, instead of redacting every
+    # rare capitalised word or failing the report.
+    anonymise_module._frequencies.cache_clear()
+    monkeypatch.setattr(anonymise_module, "_read_frequencies", lambda name, floor: {})
+    try:
+        r = anonymise("Anna Svensson och Dzenan stod vid Kivikskolan.")
+        assert r.text == "[namn] och Dzenan stod vid Kivikskolan."
+        assert "could not be read" in caplog.text
+        assert "Dzenan" not in caplog.text and "Anna" not in caplog.text
+    finally:
+        anonymise_module._frequencies.cache_clear()

@@ -12,12 +12,18 @@ never wins over structured data (an address that contains a name is an address).
 
 - personnummer, [personnummer]: YYMMDD-XXXX or YYYYMMDDXXXX, with -, +, a dash, a space or
   nothing; month 01-12, day 01-31 or 61-91 (samordningsnummer); the checksum is not required.
+  Also with the date written as a date, then a dash: "1961-05-17-1234", "84 06 12-3390".
 - case, [ärendenummer]: police diary numbers (5000-K123456-26, K123456-26), and the number after
   "ärendenummer", "diarienummer", "dnr", "case number". They identify the case, and so the
   reporter, to anyone who can look it up.
-- email, [e-post]: name@domain.tld, also "name(at)domain.tld".
+- email, [e-post]: name@domain.tld, also "name(at)domain.tld", and spelled out: "anna punkt
+  svensson at gmail punkt com", "info [at] x [dot] se", "kalle snabel-a telia.se".
 - handle, [konto]: @handle, and profile links on social media (facebook.com/…, instagram.com/…,
-  x.com/…, twitter.com/…, tiktok.com/@…, linkedin.com/in/…, youtube.com/@…).
+  x.com/…, twitter.com/…, tiktok.com/@…, linkedin.com/in/…, youtube.com/@…). Without @ near a
+  platform's name in the same sentence: a word with an underscore, a dot or digits inside or a
+  capital after a small letter ("på TikTok heter han kalle_bangen", "Instagram: p.hammar91"),
+  or a word that is neither a word nor a name right after "heter", "som", ":" ("som
+  bangenlive").
 - url, [länk]: http(s)://…, www.…, and bare domains with a common top-level domain
   (hatsidan.nu/artikel). A well-known site named without a path ("facebook.com", "ratsit.se")
   says nothing about a person and is kept, and so are the pages of authorities
@@ -39,18 +45,35 @@ never wins over structured data (an address that contains a name is an address).
   kept), or after "postnummer".
 - name, [namn]: below.
 
-Names come from word lists in `names/`: about 1,300 first names (Swedish, and common among people
-in Sweden born elsewhere) and 700 surnames, ordinary words that are never names, and capitalised
-words that are not people (places, parties, authorities, platforms, months). All are compared
+Names come from word lists in `names/` (below) and from word frequencies (further below): about
+1,300 first names (Swedish, and common among people in Sweden born elsewhere) and 700
+surnames, ordinary words that are never names, and capitalised words that are not people
+(places, parties, authorities, platforms, months). All are compared
 case-insensitively and loaded once as frozensets. A capitalised word in the name lists is a
 name, at the start of a sentence too; so is, in the middle of a sentence, a capitalised word
 that looks like a surname (-sson, -qvist, -ström, -berg, -gren, -lund, -ović, -nen, …). Names
 that are also ordinary words ("Per", "Hans", "Sten", "Liv", "Inga", "Will"; `ambiguous.txt`)
 count in the middle of a sentence, where Swedish and English write ordinary words in small
-letters, at the start of one only before a verb such as "skrev" or "ringde" ("Per skrev", not
-"Per dag"), next to another name, or after a cue. A first name followed by a capitalised word is
-a full name ("Anna Kowalski"); a capitalised word before a surname is its first name ("Zlatko
-Andersson"); initials and particles join ("Göran W. Falk", "Karl von Essen").
+letters, at the start of one only before a verb such as "skrev", "ringde" or "har" ("Per
+skrev", "Bo har", not "Per dag"; "Inga" only before the first kind), next to another name, or
+after a cue, and never after an article ("a Tor exit node"). A first name followed by a
+capitalised word is a full name ("Anna Kowalski"); a capitalised word before a surname is its
+first name ("Zlatko Andersson"); initials and particles join ("Göran W. Falk", "Karl von
+Essen").
+
+Words in no list are told from names by how common they are (`wordfreq`'s Swedish and English
+lists, offline): a word that is not common in either language (below Zipf 3.5 in Swedish, 4.0
+in English), not a compound of common words ("dörrkarmen", "Solviksskolan"), not a long word
+with a Swedish ending ("-ningen", "-arna", "-skap") and not a genitive of one of those, is a
+name when it is capitalised in the middle of a sentence ("Det var Karimi som skrev"), except
+after "i", "på", "vid" (a place: "på Kivik"); at the start of a sentence when it is rare (below
+Zipf 2.0: "Dzenan skickade") or the subject of a verb ("Gunde stod", "Sten har skrivit"); in
+small letters after a cue ("heter vedran", "ringde dzenan") or after a name ("ahmed karimi").
+A listed first name in small letters counts alone ("såg jag bengt igen"), a listed name that is
+also a word only with a surname ("per andersson", "jonny svärd"). In a text written all in small
+letters, where capitals tell nothing, a rare word (below Zipf 2.0) is a name where a person
+often stands: first in a sentence, before a verb, or after "och", "från", "är" ("att lehtonen
+har", "från dragomir"); rare ordinary words there are redacted too ("och gravlax").
 
 Cues make the next capitalised word a name even when it is in no list: "heter", "hette",
 "kallas", "named", "called", "name is", "Mr", "Mrs", "herr", "fru", "Mvh", "undertecknat", and a
@@ -64,35 +87,44 @@ with a surname ("anna svensson"). In capitals ("VI VET VAR DU BOR ANNA"), only l
 Offsets index the text after NFC normalisation (the form Telegram sends; decomposed å/ä/ö would
 otherwise split words), which is also the form of `Redacted.text`.
 
-Limits: a name that is in no list, has no cue and no surname next to it is missed ("Igår kom
-Gunde"), and so is an ambiguous name at the start of a sentence before another verb ("Per har
-…"). A capitalised ordinary word in the middle of a sentence that is also a name is redacted
-("a Tor exit node", "gruppen Sanna Solvik"). Addresses need a street suffix: "Box 123", "Ekv.
-3" and foreign addresses are missed. Plates in small letters need a cue; a plate that is also
-an abbreviation in the stop list is missed. Names written in other scripts (Arabic, Cyrillic)
-are not found.
+Limits: a name that is also a common word or a common place name, with no cue, is missed
+("Sten låg på vägen" keeps Sten; "Milan" alone is a city); so are names in small letters that
+are in no list and follow no cue, and a name right after "i" or "på". A capitalised word in the
+middle of a sentence that is rare and in no list is redacted even when it is a place or a
+company not in `not_names.txt` ("från Hovås"); so is an ambiguous name before a place
+("gruppen Sanna Solvik"). Addresses need a street suffix: "Box 123", "Ekv. 3" and foreign
+addresses are missed. Plates in small letters need a cue; a plate that is also an abbreviation
+in the stop list is missed. Names written in other scripts (Arabic, Cyrillic) are not found.
 
 Speed: regexes are compiled and the word lists loaded once; patterns read each word once
 (possessive quantifiers, anchored starts), cue words are looked up with substring tests before
 any pattern runs, and most words are dismissed by one set look-up, so the work grows with the
 length of the text. Measured while developing (best of several runs): a 4096-character
 description takes 0.5 ms without personal data, 2 ms with a few items, 4-5 ms when every line
-holds some; the test corpus runs at about 19,000 sentences a second. Loading the word lists on
-first use takes about 5 ms.
+holds some; the test corpus runs at about 15,000 sentences a second. Loading the word lists on
+first use takes about 5 ms; the frequency lists are read on the first text that needs them
+(about 60 ms, and 16 MB that stay for the life of the process). Nothing caches words seen in a
+text.
 """
 
 from __future__ import annotations
 
+import gzip
+import importlib.util
 import ipaddress
+import logging
 import re
 import unicodedata
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from pathlib import Path
 from types import MappingProxyType
 from typing import Final, NamedTuple, TypeAlias
 
+import msgpack
 import phonenumbers
 
 __all__ = ["KINDS", "PLACEHOLDERS", "Finding", "Redacted", "anonymise", "redact_lines"]
@@ -155,6 +187,12 @@ _PERSONNUMMER = re.compile(
     rf"(?<![\w+\-/.,:])(?P<date>(?:19|20)?\d\d(?:0[1-9]|1[0-2]){_DAY})"
     r"(?P<sep>\s?[-+–—‐−]\s?|[ \u00a0])?(?P<tail>\d{4})(?![\w\-/]|[.,:]\d)"
 )
+# "1961-05-17-1234", "84 06 12-3390": the date written as a date, then the last four digits
+# after a dash or a plus (a space there would make every date and time a personnummer).
+_PERSONNUMMER_DATED = re.compile(
+    rf"(?<![\w+\-/.,:])(?:19|20)?\d\d(?P<d>[\-–  ])(?:0[1-9]|1[0-2])(?P=d){_DAY}"
+    r"\s?[-+–—‐−]\s?\d{4}(?![\w\-/]|[.,:]\d)"
+)
 _CASE_NUMBER = re.compile(r"(?<![\w\-])(?:\d{4}\s?-\s?)?[Kk]\s?\d{3,8}\s?-\s?\d{2}(?![\w\-])")
 _CASE_CUED = re.compile(
     r"(?i:\b(?:ärendenummer|ärendenr|anmälningsnummer|diarienummer|dnr|case\s+number"
@@ -180,14 +218,31 @@ _EMAIL = re.compile(
     r"(?:[\w\-]{1,63}\.){1,8}[^\W\d_]{2,24}(?![\w\-])"
 )
 _AT_HINTS = ("at)", "at]", "at}", "snabel-a")
+# "anna punkt svensson at gmail punkt com", "kalle99 at outlook.com", "info [at] x [dot] se":
+# an address spelled out so that filters miss it. The "at" must stand between a local part and
+# a domain that ends in a known top-level domain, so "at home" or "at 8" never match.
+_SPELLED_DOT = r"(?:\.|\s?[(\[]\s?(?:dot|punkt)\s?[)\]]\s?|\s(?:dot|punkt)\s)"
+_SPELLED_AT = r"(?:\s?[(\[{]\s?(?:at|snabel-?a)\s?[)\]}]\s?|\s(?:at|snabel-?a)\s)"
+_SPELLED_HINTS = (" at ", "snabel", "(at)", "[at]", "{at}")
+# Words before a spelled "at" that are not the local part of an address ("he was at x.com").
+_NOT_LOCAL: Final = frozenset(
+    {"was", "is", "are", "were", "be", "been", "me", "him", "her", "us", "them", "it", "look",
+     "looked", "here", "there", "that", "this", "home", "work", "site", "page", "only"}
+)  # fmt: skip
 _TLDS = (
     "se|com|nu|org|net|info|io|eu|tv|co|uk|de|no|dk|fi|fm|app|ly|gl|nl|fr|es|pl|ru|biz|xyz|"
-    "online|site|blog|live|cc|ws|gg|link|page|shop|ca|ch|ee|lv|lt|ai|dev|ax"
+    "online|site|blog|live|cc|ws|gg|link|page|shop|ca|ch|ee|lv|lt|ai|dev|ax|me"
+)
+_SPELLED_EMAIL = re.compile(
+    rf"(?i)(?<![\w.+%\-])(?P<local>[\w+%\-]{{1,64}}(?:{_SPELLED_DOT}[\w+%\-]{{1,64}}){{0,3}})"
+    rf"{_SPELLED_AT}(?:[\w\-]{{1,63}}{_SPELLED_DOT}){{1,4}}(?:{_TLDS})(?![\w\-])"
 )
 _URL = re.compile(
     r"(?i:\bhttps?://|(?<![\w@.\-/])www\.)[^\s<>\"'`{}|\\^\[\]]+"
     rf"|(?<![\w@.\-/])(?:[\w\-]{{1,63}}\.){{1,8}}(?:{_TLDS})(?![\w\-@])(?:[/?#][^\s<>\"'`{{}}|\\^]*)?"
 )
+_TLD_SET: Final = frozenset(_TLDS.split("|"))
+_SENTENCE_END = re.compile(r"[.!?\n]\s")
 _URL_HINT = re.compile(r"[\w\-]\.[^\W\d_]|://")
 _URL_TRAILING = ".,;:!?)]}'\"»”’"
 _SOCIAL_HOSTS: Final = frozenset(
@@ -223,6 +278,29 @@ _IPV4 = re.compile(
 _IPV6 = re.compile(
     r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|[\d.]{7,15})?(?![\w:])"
 )
+# A handle without @ next to a platform's name: "på TikTok heter han kalle_bangen",
+# "Instagram: patrik.hammar91", "heter johnny_wolf87 på Instagram". Near a platform, a word
+# with an underscore, a dot or digits inside, or with a capital inside ("SolvikAvslojar"), is
+# an account name; so is a word that is not an ordinary word right after "heter", "som",
+# "är", ":" or "under namnet".
+_PLATFORM = re.compile(
+    r"(?<![\w.])(?:(?i:tiktok|instagram|insta|snapchat|snap|facebook|twitter|youtube|telegram"
+    r"|discord|kick|twitch|reddit|flashback|threads|bluesky|messenger|tumblr|linkedin)"
+    r"|(?:X|IG|FB)\b)"
+)
+# Substrings to look for before the pattern runs: most texts name no platform.
+_PLATFORM_HINTS = ("tiktok", "insta", "snap", "facebook", "twitter", "youtube", "telegram",
+                   "discord", "kick", "twitch", "reddit", "flashback", "threads", "bluesky",
+                   "messenger", "tumblr", "linkedin")  # fmt: skip
+_PLATFORM_SHORT_HINTS = ("X", "IG", "FB")
+_HANDLE_WORD = re.compile(r"(?<![\w@.+\-/:])[^\W_][\w.]*[^\W_](?![\w@]|\.\w|-\w)")
+_HANDLE_SHAPE = re.compile(r"_|[^\W\d_]\.[^\W_]|[^\W\d_]\d|\d[^\W\d_]|[a-zåäö][A-ZÅÄÖ]")
+# The word before a plain word that makes it an account name ("som bangenlive").
+_HANDLE_CUE_WORDS: Final = frozenset(
+    {"heter", "hette", "sig", "kallas", "som", "är", "var", "namnet", "signaturen", "is", "as",
+     "called", "named"}
+)  # fmt: skip
+_HANDLE_WINDOW = 60
 _HANDLE = re.compile(r"(?<![\w@.+\-/])@(?=[\w.]*[^\W\d])[\w](?:[\w.]{0,38}[\w])?")
 
 # Plates: three letters (no I, Q, V) and two digits and a digit or letter.
@@ -345,7 +423,8 @@ _STRONG_CUES: Final = frozenset(
         "heter", "hette", "kallas", "kallad", "kallades", "named", "called", "mr", "mrs", "ms",
         "miss", "dr", "herr", "fru", "fröken", "mvh", "hälsningar", "hälsning", "regards",
         "sincerely", "undertecknad", "undertecknat", "undertecknade", "signerad", "signerat",
-        "signed", "avsändare", "avsändaren", "sender",
+        "signed", "avsändare", "avsändaren", "sender", "förnamn", "efternamn", "förnamnet",
+        "efternamnet", "efternamnen",
     }
 )  # fmt: skip
 _STRONG_CUE_PAIRS: Final = frozenset(
@@ -353,6 +432,8 @@ _STRONG_CUE_PAIRS: Final = frozenset(
         ("name", "is"), ("name", "was"), ("name", "’s"), ("namn", "är"), ("namn", "var"),
         ("namnet", "är"), ("namnet", "var"), ("heter", "är"), ("kallas", "för"),
         ("kallad", "för"), ("kallades", "för"), ("sig", "som"), ("vid", "namn"),
+        ("förnamnet", "är"), ("efternamnet", "är"), ("förnamnet", "var"), ("efternamnet", "var"),
+        ("hans", "namn"), ("hennes", "namn"), ("first", "name"), ("last", "name"),
     }
 )  # fmt: skip
 # "min man Bo", "grannens son Milton", "my neighbour John": a relation after a possessive.
@@ -362,7 +443,8 @@ _RELATIONS: Final = frozenset(
         "sonen", "dotter", "dottern", "bror", "brodern", "syster", "systern", "mamma", "pappa",
         "mor", "far", "farbror", "morbror", "faster", "moster", "kusin", "granne", "grannen",
         "kollega", "kollegan", "partikamrat", "chef", "chefen", "vän", "väninna", "kompis",
-        "pojkvän", "flickvän", "ex", "exman", "exfru", "barnbarn", "svärson", "svärdotter",
+        "pojkvän", "flickvän", "ex", "exman", "exfru", "ex-man", "ex-fru", "exmake", "ex-make",
+        "exsambo", "ex-sambo", "barnbarn", "svärson", "svärdotter",
         "husband", "wife", "daughter", "brother", "sister", "mother", "father", "mum", "mom",
         "dad", "neighbour", "neighbor", "colleague", "boss", "friend", "boyfriend",
         "girlfriend", "cousin", "uncle", "aunt",
@@ -383,10 +465,29 @@ _NAME_VERBS: Final = frozenset(
         "sent", "texted", "shouted",
     }
 )  # fmt: skip
+# A sentence-initial word before one of these is the subject: a name if it is no common word
+# ("Gunde stod", "Dzenan har"), or if it is a name that is also a word ("Sten har", "Bo har").
+_SUBJECT_VERBS: Final = _NAME_VERBS | frozenset(
+    {
+        "har", "hade", "stod", "satt", "sitter", "gick", "går", "tog", "tar", "slog", "spottade",
+        "filmade", "filmar", "lämnade", "lämnar", "väntade", "väntar", "kastade", "delade", "la",
+        "lade", "lägger", "publicerade", "visste", "vet", "brukar", "ville", "vill", "ska",
+        "skulle", "kan", "kunde", "måste", "tycker", "tyckte", "startade", "fotograferade",
+        "knackade", "dök", "försökte", "tittade", "sms:ade", "has", "had", "keeps", "kept",
+        "went", "took", "filmed", "left", "waited", "posted", "told", "knows", "knew",
+    }
+)  # fmt: skip
+# Names that are also pronouns or auxiliaries: a subject only before a verb of _NAME_VERBS.
+_NAMING_VERBS: Final = frozenset({"heter", "hette", "named"})
+_PRONOUN_LIKE: Final = frozenset({"inga", "will", "may", "can", "said", "hope"})
+_PLACE_PREPOSITIONS: Final = frozenset({"i", "på", "vid", "nära", "in", "at", "near"})
+_ARTICLES: Final = frozenset({"a", "an", "the", "en", "ett"})
 # Words after which a listed name in small letters still counts ("mejl från erik").
 _WEAK_CUES: Final = frozenset(
-    {"från", "av", "till", "med", "hos", "och", "from", "by", "to", "with", "and", "sa", "said"}
-)
+    {"från", "av", "till", "med", "hos", "och", "from", "by", "to", "with", "and", "sa", "said",
+     "är", "var", "is", "was"}
+)  # fmt: skip
+_LOWER_GATE: Final = _STRONG_CUES | _RELATIONS | _NAME_VERBS
 _ALIAS = re.compile(
     r"(?i:\b(?:kallar|kallade|kallat)\s+sig(?:\s+för)?|\balias|\bsignatur(?:en)?|"
     r"\banvändarnamn(?:et)?(?:\s+är)?|\bunder\s+(?:namnet|aliaset|signaturen)|\bgoes\s+by|"
@@ -443,8 +544,124 @@ def _lexicon() -> _Lexicon:
     )
 
 
+# --- word frequencies ----------------------------------------------------------------------
+
+# How common a word is, from `wordfreq` (Swedish: subtitles, Wikipedia, news, web, social media;
+# English: its small list). Zipf scale in tenths: 30 is once per million words, 60 once per
+# thousand. Only words of Swedish from 2.0 up are kept (about 100,000): anything rarer counts as
+# 0, and a word rarer than that is a name, a typo or a compound (checked separately).
+_FREQ_FLOOR = 20
+
+
+class _Frequencies(NamedTuple):
+    sv: Mapping[str, int]
+    en: Mapping[str, int]
+
+
+@cache
+def _frequencies() -> _Frequencies:
+    """Load the frequency lists once, on first use (about 0.07 s and 15 MB)."""
+    frequencies = _Frequencies(
+        _read_frequencies("large_sv.msgpack.gz", _FREQ_FLOOR),
+        _read_frequencies("small_en.msgpack.gz", 0),
+    )
+    if not frequencies.sv:
+        # Every word then counts as a word (`_is_word`): names are found from the lists alone,
+        # as before the frequencies, rather than every rare capitalised word being redacted.
+        logging.getLogger(__name__).warning(
+            "wordfreq's Swedish list could not be read: names in no list will be missed"
+        )
+    return frequencies
+
+
+def _read_frequencies(name: str, floor: int) -> dict[str, int]:
+    """Words of `wordfreq`'s list `name` as common as `floor` or more, in tenths of Zipf.
+
+    The list is read as a stream, without importing `wordfreq` (its import alone takes 0.1 s
+    and 14 MB for tokenisers this module does not use) and without decoding the rarer words.
+    The format is wordfreq's "cB" version 1: a header, then one list of words per centibel of
+    frequency, the most common first. Anything unexpected leaves the table empty: the name
+    lists still work, and a test fails.
+    """
+    spec = importlib.util.find_spec("wordfreq")
+    if spec is None or not spec.submodule_search_locations:
+        return {}
+    path = Path(next(iter(spec.submodule_search_locations))) / "data" / name
+    table: dict[str, int] = {}
+    try:
+        with gzip.open(path, "rb") as stream:
+            unpacker = msgpack.Unpacker(stream, raw=False)
+            size = unpacker.read_array_header()
+            header = unpacker.unpack()
+            if not isinstance(header, dict) or (header.get("format"), header.get("version")) != (
+                "cB",
+                1,
+            ):
+                return {}
+            for i in range(size - 1):
+                zipf = 90 - i // 10  # bucket i: frequency 10^(-i/100), Zipf 9 - i/100
+                if zipf < floor:
+                    break
+                for word in unpacker.unpack():
+                    if isinstance(word, str) and (word.isalpha() or "-" in word):
+                        table[word] = zipf
+    except Exception:  # a broken or changed data file: fall back to the lists
+        return {}
+    return table
+
+
+def _zipf(key: str) -> tuple[int, int]:
+    """(Swedish, English) frequency of a case-folded word, in tenths of Zipf; 0 if rare."""
+    freq = _frequencies()
+    return freq.sv.get(key, 0), freq.en.get(key, 0)
+
+
+def _is_word(key: str, sv_below: int = 35, en_below: int = 40) -> bool:
+    """An ordinary word: common in Swedish or English, or a compound of Swedish words."""
+    if not _frequencies().sv:
+        return True  # no frequencies: only the lists tell a name
+    if key.endswith(("'s", "’s")):  # "report's"
+        key = key[:-2]
+    sv, en = _zipf(key)
+    return (
+        sv >= sv_below
+        or en >= en_below
+        or (len(key) >= 7 and key.endswith(_WORD_ENDINGS))
+        or _is_compound(key)
+        or (key.endswith("s") and len(key) > 4 and _is_word(key[:-1], sv_below, en_below))
+    )
+
+
+# Endings of Swedish derived and inflected words ("inloggningen", "trakasserierna",
+# "ordförandeskapet"): a long word that ends so is a word even when it is rare.
+_WORD_ENDINGS = (
+    "ningen", "ningar", "ningarna", "ingen", "heten", "heter", "andet", "endet", "andet",
+    "arna", "erna", "orna", "skap", "skapet", "tion", "tionen", "tioner", "ligt", "liga",
+    "iska", "istisk", "erier", "eriet", "ande", "ende", "else", "elsen", "mässig", "aren", "erad",
+    "erade", "erat", "ering", "eringen",
+)  # fmt: skip
+
+
+def _is_compound(key: str) -> bool:
+    """A Swedish compound ("dörrkarmen", "partikansliet", "facebookgruppen"): a common first part,
+    with or without a linking s, and a known word of four letters or more after it."""
+    sv = _frequencies().sv
+    for cut in range(3, len(key) - 3):
+        tail = sv.get(key[cut:], 0)
+        if tail < 25:
+            continue
+        if tail >= 40 and len(key) - cut >= 5:  # "Medborgarhuset": a common word at the end
+            return True
+        head = key[:cut]
+        if head.endswith("s"):  # a linking s: "Solviksskolan", "säkerhetssamordnaren"
+            head = head[:-1] if sv.get(head, 0) < 30 else head
+        if sv.get(head, 0) >= 30 or _not_a_name(head, _lexicon()):
+            return True
+    return "-" in key and all(sv.get(part, 0) >= 30 for part in key.split("-") if part)
+
+
 # Token classes for names.
-_NONE, _ANCHOR, _WEAK, _UNKNOWN, _LOWER, _INITIAL, _PARTICLE = range(7)
+_NONE, _ANCHOR, _WEAK, _UNKNOWN, _LOWER, _INITIAL, _PARTICLE, _LOWAMB, _LOWRARE = range(9)
 
 
 class _Token(NamedTuple):
@@ -453,6 +670,7 @@ class _Token(NamedTuple):
     cls: int
     first: bool  # a first name (listed), or a weak first-name-like word
     sur: bool  # a listed or surname-like word
+    lower: bool  # written in small letters
 
 
 # --- the public API ------------------------------------------------------------------------
@@ -499,6 +717,14 @@ def _candidates(text: str) -> list[_Span]:
     if "@" in text or any(hint in lowered for hint in _AT_HINTS):
         for m in _EMAIL.finditer(text):
             add(_span(m.start(), m.end(), "email"))
+    if any(hint in lowered for hint in _SPELLED_HINTS):
+        for m in _SPELLED_EMAIL.finditer(text):
+            if m.group("local").casefold() not in _NOT_LOCAL:
+                add(_span(m.start(), m.end(), "email"))
+    if any(hint in lowered for hint in _PLATFORM_HINTS) or any(
+        hint in text for hint in _PLATFORM_SHORT_HINTS
+    ):
+        _find_platform_handles(text, add)
     if _URL_HINT.search(text):
         _find_urls(text, add)
     if "@" in text:
@@ -543,6 +769,9 @@ _Add: TypeAlias = Callable[[_Span], None]
 
 
 def _find_personnummer(text: str, add: _Add) -> None:
+    if any(dash in text for dash in "-+–—‐−"):
+        for m in _PERSONNUMMER_DATED.finditer(text):
+            add(_span(m.start(), m.end(), "personnummer"))
     for m in _PERSONNUMMER.finditer(text):
         date, sep = m.group("date"), m.group("sep")
         rank = None
@@ -596,6 +825,54 @@ def _find_phones(text: str, known: list[_Span], add: _Add) -> None:
     for start, end in found:
         if _digits(text[start:end]) not in _SHORT_NUMBERS:
             add(_span(start, end, "phone"))
+
+
+def _find_platform_handles(text: str, add: _Add) -> None:
+    platforms = [m.span() for m in _PLATFORM.finditer(text)]  # rare: most texts stop here
+    if not platforms:
+        return
+    for m in _HANDLE_WORD.finditer(text):
+        word = m.group()
+        shaped = _looks_like_a_handle(word)
+        if not shaped:
+            # A plain word: only in small letters right after a cue ("som bangenlive").
+            before = text[max(0, m.start() - 20) : m.start()].rstrip()
+            if not word.islower() or not (
+                before.endswith(":") or before[-12:].rpartition(" ")[2].lower() in _HANDLE_CUE_WORDS
+            ):
+                continue
+        if (
+            sum(c.isalpha() for c in word) < 2
+            or len(word) <= 3  # "mp3", "P4", "v.12"
+            or (word.upper() == word and "_" not in word and "." not in word)  # "SVT2", "G4S"
+            or ("." in word and _is_host(word))
+            or _not_a_name(word.casefold(), _lexicon())  # "WhatsApp", "YouTube"
+        ):
+            continue
+        # The nearest platform before and after the word, within the window and the sentence.
+        after = bisect_left(platforms, (m.start(), -1))
+        near = [
+            text[end : m.start()] if end <= m.start() else text[m.end() : start]
+            for start, end in platforms[max(0, after - 1) : after + 1]
+            if not start <= m.start() < end
+            and (0 <= m.start() - end < _HANDLE_WINDOW or 0 <= start - m.end() < _HANDLE_WINDOW)
+        ]
+        if not near or all(_SENTENCE_END.search(gap) for gap in near):
+            continue
+        if not shaped and (word in _lexicon().lower_names or _is_word(word)):
+            continue  # no account name, but a word or a name
+        add(_span(m.start(), m.end(), "handle"))
+
+
+def _looks_like_a_handle(word: str) -> bool:
+    """An underscore, a dot or a digit inside, or a capital after a small letter."""
+    if word.isalpha():  # most words: one quick test
+        return not word[1:].islower() and not word.isupper() and bool(_HANDLE_SHAPE.search(word))
+    return bool(_HANDLE_SHAPE.search(word))
+
+
+def _is_host(word: str) -> bool:
+    return word.rsplit(".", 1)[-1].casefold() in _TLD_SET
 
 
 def _find_ips(text: str, add: _Add) -> None:
@@ -741,20 +1018,24 @@ def _lookup(word: str, lex: _Lexicon) -> tuple[bool, bool, str]:
 class _Context(NamedTuple):
     initial: bool  # first word of a sentence, a line or the text
     strong: bool  # after "heter", "Mr", "min man", ...
+    naming: bool  # right after "heter", "hette", "named": a name or a small word follows
     weak_cue: bool  # after "från", "till", "med", ...
     previous: str  # the previous word, case-folded
     following: str  # the next word, case-folded, when only spaces separate them
     dotted: bool  # a full stop follows at once ("A. Svensson")
+    all_lower: bool  # the whole text is in small letters: capitals tell nothing
 
 
 def _name_tokens(text: str, lex: _Lexicon) -> list[tuple[_Token, bool]]:
     """Classify the words that may be part of a name: (token, joined to the one before)."""
     words = list(_WORD.finditer(text))
+    all_lower = text.islower() and len(words) > 3  # not "ok", "tack": a text of a few words
     out: list[tuple[_Token, bool]] = []
     last = -2  # index of the last word kept
+    key = previous_key = ""
     for i, m in enumerate(words):
         word = m.group()
-        key = word.casefold()
+        before_previous, previous_key, key = previous_key, key, word.casefold()
         if word[0].isupper():
             if key in lex.common or (
                 key not in lex.lower_names
@@ -762,11 +1043,26 @@ def _name_tokens(text: str, lex: _Lexicon) -> list[tuple[_Token, bool]]:
                 and not ("-" in key and any(p in lex.lower_names for p in key.split("-")))
             ):
                 continue  # an ordinary word, a place, an abbreviation
-        elif key not in lex.lower_names and key not in _PARTICLES:
-            continue  # most words: in small letters and no name
+        elif (
+            key not in lex.lower_names
+            and key not in _PARTICLES
+            and (key in lex.common or not all_lower)
+            and (
+                i == 0
+                or key in lex.common
+                or (
+                    previous_key not in _LOWER_GATE
+                    and (before_previous, previous_key) not in _STRONG_CUE_PAIRS
+                    and (last != i - 1 or text[words[i - 1].end() : m.start()] != " ")
+                )
+            )
+        ):
+            # Most words: in small letters and no name. A word in no list counts only after a
+            # cue ("heter dzenan", "ringde vedran") or next to a name ("ahmed karimi").
+            continue
         gap = text[words[i - 1].end() : m.start()] if i else text[: m.start()]
-        p1 = words[i - 1].group().casefold() if i > 0 else ""
-        p2 = words[i - 2].group().casefold() if i > 1 else ""
+        p1 = previous_key
+        p2 = before_previous
         if gap == " ":
             cue_gap, initial, adjacent = True, False, True
         else:
@@ -784,12 +1080,14 @@ def _name_tokens(text: str, lex: _Lexicon) -> list[tuple[_Token, bool]]:
         context = _Context(
             initial=initial,
             strong=cue_gap and (p1 in _STRONG_CUES or (p2, p1) in _STRONG_CUE_PAIRS or relation),
+            naming=gap == " " and p1 in _NAMING_VERBS,
             weak_cue=p1 in _WEAK_CUES,
             previous=p1,
             following=following,
             dotted=text.startswith(".", m.end()),
+            all_lower=all_lower,
         )
-        token = _Token(m.start(), m.end(), *_classify(word, context, lex))
+        token = _Token(m.start(), m.end(), *_classify(word, context, lex), word[0].islower())
         if token.cls == _NONE:
             continue
         joined = last == i - 1 and (
@@ -802,6 +1100,8 @@ def _name_tokens(text: str, lex: _Lexicon) -> list[tuple[_Token, bool]]:
 
 def _not_a_name(key: str, lex: _Lexicon) -> bool:
     """A place, an authority, a month, ... or its genitive ("Stockholms", "Polisens")."""
+    if key.endswith(("'s", "’s")):
+        key = key[:-2]
     return key in lex.not_names or (key.endswith("s") and key[:-1] in lex.not_names)
 
 
@@ -821,11 +1121,42 @@ def _classify(word: str, c: _Context, lex: _Lexicon) -> tuple[int, bool, bool]:
     if not word[0].isupper():
         if key in _PARTICLES:
             return _PARTICLE, False, False
-        if not listed or key in lex.common or form in lex.ambiguous or len(form) < 3:
+        if key in lex.common or len(form) < 2 or (len(form) < 3 and form not in lex.ambiguous):
             return _NONE, False, False
-        if c.strong or (c.weak_cue and not c.initial) or c.previous in _NAME_VERBS:
-            return _ANCHOR, first, sur
-        return _LOWER, first, sur
+        if listed:
+            if c.strong:
+                return _ANCHOR, first, sur
+            if form in lex.ambiguous or len(form) < 3:  # "per", "bo": only with a surname
+                return _LOWAMB, first, sur
+            if (
+                (c.weak_cue and not c.initial)
+                or c.previous in _NAME_VERBS
+                or c.following in _NAME_VERBS
+            ):
+                return _ANCHOR, first, sur
+            if (first or c.all_lower) and len(form) >= 4 and c.previous not in _ARTICLES:
+                # A first name that is no word, written in small letters ("såg jag bengt
+                # igen"); names that are also words are in ambiguous.txt.
+                return _ANCHOR, first, sur
+            return _LOWER, first, sur
+        # In no list: a name after a cue if it is no common word ("heter dzenan"), after a verb
+        # of calling or writing if it is rare ("ringde vedran"), after a name if rare.
+        if c.strong and not _is_word(key, 45 if c.naming else 35):  # not "heter det"
+            return _ANCHOR, True, False
+        if not _is_word(key, 25, 30):
+            if c.previous in _NAME_VERBS or (
+                # All in small letters: a rare word where a person often stands ("dzenan
+                # skickade", "att lehtonen har", "från dragomir"), not a place ("i solvik").
+                c.all_lower
+                and len(key) >= 4
+                and (c.initial or c.following in _SUBJECT_VERBS or c.weak_cue)
+                and c.previous not in _PLACE_PREPOSITIONS
+                and not _not_a_name(key, lex)
+                and not _is_word(key, 20, 30)
+            ):
+                return _ANCHOR, True, False
+            return _LOWRARE, False, True
+        return _NONE, False, False
     if key in lex.common or form in lex.common:
         return _NONE, False, False
     if word.isupper():  # capitals: only listed, unambiguous names
@@ -837,19 +1168,42 @@ def _classify(word: str, c: _Context, lex: _Lexicon) -> tuple[int, bool, bool]:
     ):
         return _NONE, False, False
     if _not_a_name(key, lex) or form in lex.not_names:
-        if listed:
-            return (_ANCHOR if c.strong else _WEAK), first, sur
+        if listed:  # "Mark has", "Lund skrev": a place would not write
+            person = c.strong or c.following in _NAME_VERBS or c.following in {"has", "had"}
+            return (_ANCHOR if person else _WEAK), first, sur
         return _NONE, False, False
     if c.strong:
         return _ANCHOR, first or not sur, sur
     if listed:
         if form in lex.ambiguous or len(form) < 3:
+            if c.previous in _ARTICLES:  # "a Tor exit node", "en Stig"
+                return _NONE, False, False
+            if (
+                key in _POSSESSIVES  # "Hans Instagramkonto", but "Hans Andersson"
+                and c.following not in lex.lower_names
+                and c.following not in _SUBJECT_VERBS
+                and c.following
+                and _is_word(c.following, 30, 40)
+            ):
+                return _NONE, False, False
             # "Per dag" or "Per skrev": at the start of a sentence, only before a verb.
-            weak = len(form) < 3 or (c.initial and c.following not in _NAME_VERBS)
+            verbs = _NAME_VERBS if form in _PRONOUN_LIKE else _SUBJECT_VERBS
+            subject = c.following in verbs
+            weak = not subject and (len(form) < 3 or c.initial)
             return (_WEAK if weak else _ANCHOR), first, sur
         return _ANCHOR, first, sur
     if len(word) >= 5 and _is_title(word) and _SURNAME_LIKE.search(key):
         return (_WEAK if c.initial else _ANCHOR), False, True
+    # In no list and no common word: a name, and at the start of a sentence if it is rare or
+    # the subject of a verb ("Dzenan skickade", "Gunde stod"); after "i", "på" a place.
+    if (
+        len(word) >= 3
+        and _is_title(word)
+        and c.previous not in _PLACE_PREPOSITIONS
+        and not _is_word(key)
+        and (not c.initial or c.following in _SUBJECT_VERBS or not _is_word(key, 20, 30))
+    ):
+        return _ANCHOR, False, True
     return _UNKNOWN, False, False
 
 
@@ -879,12 +1233,23 @@ def _emit_run(run: list[_Token], add: _Add) -> None:
         # An unknown or weak word before a surname: its first name ("Zlatko Andersson").
         if b.cls == _ANCHOR and b.sur and not b.first and a.cls in (_UNKNOWN, _WEAK):
             marked[i] = True
-        # Small letters: "anna svensson", "Anna svensson".
-        if b.cls == _LOWER and b.sur and (marked[i] or (a.cls == _LOWER and a.first)):
+        # Small letters: "anna svensson", "per andersson", "jonny svärd", "emir hodzic", and
+        # "Anna svensson"; but not two names that are also words ("hans berg").
+        if (
+            b.sur
+            and (b.cls in (_LOWER, _LOWAMB) or (b.cls == _ANCHOR and b.lower))
+            and (
+                marked[i]
+                or (a.first and a.cls == _LOWER)
+                or (a.first and a.cls == _LOWAMB and b.cls != _LOWAMB)
+            )
+        ):
+            marked[i] = marked[i + 1] = True
+        if b.cls == _LOWRARE and a.cls == _LOWER and a.first:
             marked[i] = marked[i + 1] = True
     # Chains: a capitalised word after a name, an initial next to one, a particle between two.
     for i in range(1, n):
-        if marked[i - 1] and run[i].cls in (_UNKNOWN, _WEAK, _INITIAL):
+        if marked[i - 1] and run[i].cls in (_UNKNOWN, _WEAK, _INITIAL, _LOWRARE):
             marked[i] = True
     for i in range(n - 2, -1, -1):
         if marked[i + 1] and run[i].cls == _INITIAL:
