@@ -109,10 +109,10 @@ def _make_post_init(settings: Settings, clock: Clock) -> Any:
     async def post_init(app: TryggApp) -> None:
         """Open services before the first update is handled."""
         data_dir = prepare_data_dir(settings.data_dir)
-        db = await Database.open(data_dir.db_path)
+        sealer = Sealer(data_dir.secret_key)
+        db = await Database.open(data_dir.db_path, sealer)
         registry = RoutineRegistry(settings.routines_dir)
         await asyncio.to_thread(registry.reload)
-        sealer = Sealer(data_dir.secret_key)
         app.bot_data.services = Services(
             settings=settings,
             db=db,

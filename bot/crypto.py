@@ -38,6 +38,9 @@ KEY_SIZE = 32
 # or unfindable, so they are fixed forever; a new purpose gets a new label.
 _SEAL_LABEL = b"trygg/v1/seal"
 _TAG_LABEL = b"trygg/v1/owner-tag"
+# Its own label, so that a member's key in `users` and the owner tag of their reports in
+# `report_links` differ: without the secret key the two tables cannot be joined.
+_MEMBER_LABEL = b"trygg/v1/member-key"
 
 
 class SealError(ValueError):
@@ -58,13 +61,14 @@ class Sealer:
     dataclass holding one) does not leak them.
     """
 
-    __slots__ = ("_fernet", "_tag_key")
+    __slots__ = ("_fernet", "_member_key", "_tag_key")
 
     def __init__(self, key: bytes) -> None:
         if len(key) != KEY_SIZE:
             raise ValueError(f"the secret key must be {KEY_SIZE} bytes, not {len(key)}")
         self._fernet = Fernet(base64.urlsafe_b64encode(_derive(key, _SEAL_LABEL)))
         self._tag_key = _derive(key, _TAG_LABEL)
+        self._member_key = _derive(key, _MEMBER_LABEL)
 
     def __repr__(self) -> str:
         return "Sealer(<key hidden>)"
@@ -129,3 +133,13 @@ class Sealer:
         if isinstance(user_id, bool) or not isinstance(user_id, int):
             raise TypeError("a user id is an int")
         return hmac.new(self._tag_key, b"owner:%d" % user_id, hashlib.sha256).hexdigest()
+
+    def member_key(self, user_id: int) -> str:
+        """The keyed hash a user is stored under (`users`, `memberships`, `drafts`, `outbox`).
+
+        Like `owner_tag`, but under another derived key: a member's row and their reports'
+        links cannot be matched without the secret key.
+        """
+        if isinstance(user_id, bool) or not isinstance(user_id, int):
+            raise TypeError("a user id is an int")
+        return hmac.new(self._member_key, b"member:%d" % user_id, hashlib.sha256).hexdigest()
