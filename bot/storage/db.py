@@ -1591,7 +1591,8 @@ class Database:
                 conn,
                 "DELETE FROM reports WHERE (:org_id IS NULL OR org_id = :org_id)"
                 " AND created_at < :before RETURNING ref",
-                {"org_id": org_id, "before": to_db_time(created_before)},
+                # Reports are dated by day: one of the cutoff's day is kept until the next day.
+                {"org_id": org_id, "before": to_db_day(created_before)},
             )
             for row in rows:
                 await _run(conn, _FORGET_REPORT_REMINDERS, {"ref": row["ref"]})
@@ -1619,7 +1620,7 @@ class Database:
                 conn,
                 "SELECT COUNT(*) FROM reports WHERE (:org_id IS NULL OR org_id = :org_id)"
                 " AND created_at < :before",
-                {"org_id": org_id, "before": to_db_time(created_before)},
+                {"org_id": org_id, "before": to_db_day(created_before)},
             )
         assert row is not None
         return int(row[0])
