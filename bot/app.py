@@ -16,6 +16,7 @@ from telegram.error import TelegramError
 from telegram.ext import ApplicationBuilder, ContextTypes, Defaults
 from telegram.request import BaseRequest
 
+from bot import activity
 from bot.config import Settings
 from bot.context import BotData, Clock, Services, TryggApp, TryggContext
 from bot.crypto import Sealer
@@ -135,6 +136,12 @@ def _make_post_init(settings: Settings, clock: Clock) -> Any:
             )
             schedule_outbox(app)
             schedule_retention(app)  # daily at 03:30 and once after start
+            app.job_queue.run_repeating(
+                activity.log_activity,
+                interval=activity.INTERVAL_SECONDS,
+                first=activity.INTERVAL_SECONDS,
+                name=activity.JOB_NAME,
+            )
         await start_reminders(app)  # what fell due while the bot was down, then every minute
         _install_sighup(app)
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from telegram import Update
 
+from bot import activity
 from bot.context import Services, TryggContext
 from bot.handlers import callbacks
 from bot.handlers.common import Profile, markup, profile, reply
@@ -122,7 +123,7 @@ async def submit(
         break
     else:  # pragma: no cover - 8 collisions in 7e8 values
         raise RuntimeError("could not find a free report reference")
-    log.info("report submitted for %s to %d coordinators", routine.id, len(coordinators))
+    activity.count("reports")  # counted, not logged: a line per report dates it to the second
     await services.outbox.kick(context.application)
     return stored
 
@@ -193,6 +194,7 @@ async def _coordinator_items(
                 text,
                 buttons,
                 chat_id=m.user_id,
+                report_id=report.id,  # forgetting the report forgets what is queued about it
                 urgent=True,
             )
         )

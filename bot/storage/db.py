@@ -1720,7 +1720,7 @@ class Database:
                     "UPDATE users SET blocked_on = NULL WHERE member_key = :member_key",
                     {"member_key": row["member_key"]},
                 )
-            elif row["report_id"] is not None:
+            if row["report_id"] is not None:
                 await self._release(conn, row["report_id"])
         return True
 
@@ -1749,7 +1749,7 @@ class Database:
                 " RETURNING member_key, report_id",
                 {"id": outbox_id, "reason": reason},
             )
-            if row is not None and row["member_key"] is None and row["report_id"] is not None:
+            if row is not None and row["report_id"] is not None:
                 await self._release(conn, row["report_id"])
 
     async def outbox_pending(self) -> int:
@@ -1939,9 +1939,7 @@ class Database:
                 conn, _MARK_SENT, {"ids": json.dumps(list(outbox_ids)), "now": to_db_time(now)}
             )
         blocked = sorted({row["member_key"] for row in rows if row["blocked"]})
-        released = sorted(
-            {row["report_id"] for row in rows if row["member_key"] is None and row["report_id"]}
-        )
+        released = sorted({row["report_id"] for row in rows if row["report_id"]})
         if blocked or released:
             async with self._write() as conn:
                 await _run(
