@@ -1786,6 +1786,9 @@ class RecordingRequest(BaseRequest):
     def block_user(self, chat_id: int | str, blocked: bool = True) -> None:
         self._api.block_user(chat_id, blocked)
 
+    def clear_faults(self) -> None:
+        self._api.clear_faults()
+
 
 def texts(calls: Iterable[Call]) -> list[str | None]:
     """The text (or caption) of each call, for compact assertions."""

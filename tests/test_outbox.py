@@ -137,8 +137,7 @@ def outbox_rows(db_path: Path) -> list[tuple[Any, ...]]:
     conn = sqlite3.connect(db_path)
     try:
         return conn.execute(
-            "SELECT id, member_key, payload, attempts, sent_at, dead_reason FROM outbox"
-            " ORDER BY id"
+            "SELECT id, member_key, payload, attempts, sent_at, dead_reason FROM outbox ORDER BY id"
         ).fetchall()
     finally:
         conn.close()

@@ -480,6 +480,15 @@ DELETE FROM pending_inputs
 WHERE key = :tag OR substr(key, -length(:tag) - 1) = ':' || :tag
 """
 _FORGET_OWNER_LINKS = "DELETE FROM report_links WHERE owner_tag = :tag"
+# Follow-up keys (`followup:R-ABC123:2d`) say that the reporter wanted contact: they go. The
+# acknowledgement keys belong to the report, which stays: without them its reminders would repeat.
+_FORGET_OWNER_REMINDERS = """
+DELETE FROM reminders_sent
+WHERE key GLOB 'followup:*' AND EXISTS (
+    SELECT 1 FROM report_links l JOIN reports r ON r.id = l.report_id
+    WHERE l.owner_tag = :tag AND substr(reminders_sent.key, 10, length(r.ref) + 1) = r.ref || ':'
+)
+"""
 
 
 def _user(row: aiosqlite.Row, user_id: int) -> User:
@@ -1476,6 +1485,7 @@ class Database:
         params = {"tag": owner_tag}
         async with self._write() as conn:
             await _run(conn, _FORGET_OWNER_OUTBOX, params)
+            await _run(conn, _FORGET_OWNER_REMINDERS, params)
             changed = await _run(conn, _FORGET_OWNER_PENDING, params)
             changed += await _run(conn, _FORGET_OWNER_LINKS, params)
         await self.checkpoint()
