@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -58,7 +58,7 @@ def id_encodings(user_id: int) -> dict[str, bytes]:
     for size in (4, 6, 8):
         if user_id < 1 << (8 * size - 1):
             for order in ("big", "little"):
-                found[f"{size}-byte {order}"] = user_id.to_bytes(size, order)  # type: ignore[arg-type]
+                found[f"{size}-byte {order}"] = user_id.to_bytes(size, order)
     return found
 
 
@@ -71,7 +71,7 @@ def data_files(data_dir: Path) -> dict[str, bytes]:
     }
 
 
-def audit(data_dir: Path, users: dict[int, tuple[str, ...]]) -> list[str]:
+def audit(data_dir: Path, users: Mapping[int, Sequence[str]]) -> list[str]:
     """What of `users` (id, names, usernames) the files hold; empty when nothing is found."""
     files = data_files(data_dir)
     assert any(name.endswith("sqlite3") for name in files)  # the audit is about something
