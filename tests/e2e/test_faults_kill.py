@@ -45,6 +45,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.crypto import Sealer
 from bot.datadir import prepare_data_dir
 from bot.storage import Role
 from bot.storage.db import Database
@@ -86,7 +87,8 @@ NEXT_STEP = {
 async def _seed(data_dir: Path) -> None:
     """Members as if they had joined, so that the digest at the first start reaches them."""
     now = datetime.fromisoformat(FAKE_NOW)
-    db = await Database.open(prepare_data_dir(data_dir).db_path)
+    prepared = prepare_data_dir(data_dir)
+    db = await Database.open(prepared.db_path, Sealer(prepared.secret_key))
     async with db:
         await db.join(KARIN, "solvik", Role.COORDINATOR, "sakerhet", now)
         for user in (*REPORTERS, *MEMBERS):
