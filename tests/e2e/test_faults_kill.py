@@ -122,7 +122,13 @@ def _plan(
 ) -> list[tuple[str, int, str]]:
     """What everyone does this run, from the database: (kind, user, text or button data)."""
     plan: list[tuple[str, int, str]] = []
-    drafts = {u: (s, d) for u, s, d in db_rows(data_dir, "SELECT user_id, step, data FROM drafts")}
+    sealer = Sealer(prepare_data_dir(data_dir).secret_key)  # drafts are keyed by member key
+    by_key = {sealer.member_key(user): user for user in REPORTERS}
+    drafts = {
+        by_key[k]: (s, d)
+        for k, s, d in db_rows(data_dir, "SELECT member_key, step, data FROM drafts")
+        if k in by_key
+    }
     for user in REPORTERS:
         if user not in drafts:
             plan.append(("text", user, "/rapportera"))
