@@ -452,7 +452,7 @@ async def test_the_log_holds_nothing_about_the_users(
     assert "failed with BadRequest" in log  # the log is there, and says what happened
     # Joins and forgettings are counted (bot/activity.py), never a line each: a join line next
     # to a report line would name the reporter.
-    assert "joined" not in log and "forgotten" not in log
+    assert "joined" not in log and "was forgotten" not in log
     for personal in (
         str(ANNA),
         "Anna",
