@@ -11,7 +11,11 @@ Two things about a reporter are needed later without being stored openly:
   person always finds their reports, and without the key it cannot be turned back into an id or
   checked against a guessed one.
 
-Both keys are derived from the one 32-byte secret key with HMAC-SHA256 over fixed labels, so they
+- **who a member is**, to find them when they write again: a *member key* is the HMAC of the
+  user id under a third derived key, so it differs from the owner tag of the same person, and
+  `users` cannot be joined to `report_links` without the secret key.
+
+All keys are derived from the one 32-byte secret key with HMAC-SHA256 over fixed labels, so they
 are independent of each other and of the key used for invite codes: a tag reveals nothing about
 the encryption key, and the invite hashes nothing about either.
 

@@ -15,11 +15,19 @@ Three rules hold throughout:
   checkpoints the write-ahead log with TRUNCATE afterwards, so older copies of the pages do not
   linger there either. `vacuum` rebuilds the whole file on top of that.
 
-Reports (schema v2) never refer to a Telegram user. The only way back from a report to a person
-is its row in `report_links`, kept only when the reporter asked to be contacted, holding a keyed
-tag of the user and the chat id sealed with the secret key (bot/crypto.py); this module stores
-what it is given and never sees a key. Queued messages (`outbox`) are sealed as well, and emptied
-once sent.
+No Telegram id is stored in clear (schema v5). Methods still take the user id, as the handlers
+know it; here it becomes the member's *member key* (a keyed hash, `Sealer.member_key`) to find
+them, and their chat id is stored sealed, to write to them. "Blocked" is a state of the member
+(`users.blocked_on`). A queued message names its recipient the same way, and carries the id of
+the report it is about, whoever it goes to, so forgetting a report forgets what is queued about
+it. Times are stored only as precisely as a reminder needs: a member's first contact and join as
+the month, a report as the day (with `ack_from`, the moment, while its acknowledgement reminder
+may still fall due), a link and a draft as the day.
+
+Reports never refer to a Telegram user. The only way back from a report to a person is its row
+in `report_links`, kept only when the reporter asked to be contacted, holding an owner tag (a
+keyed hash under another key than the member key) and the sealed chat id. Queued messages
+(`outbox`) are sealed as well, and emptied once sent.
 """
 
 from __future__ import annotations
@@ -147,7 +155,8 @@ class OutboxRow:
 
 @dataclass(frozen=True)
 class User:
-    """A person who has talked to the bot; the id is kept to send them reminders later."""
+    """A person who has talked to the bot. Stored under their member key, with their chat sealed
+    (to send them reminders later); `created_at` is the first of the month they first wrote."""
 
     user_id: int
     lang: str | None
@@ -157,7 +166,9 @@ class User:
 
 @dataclass(frozen=True)
 class Membership:
-    """A user's one organisation and role; `contact_id` ties a coordinator to a routine contact."""
+    """A user's one organisation and role; `contact_id` ties a coordinator to a routine contact.
+
+    `joined_at` is the first of the month they joined: a join must not date a report."""
 
     user_id: int
     org_id: str
