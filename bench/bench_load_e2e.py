@@ -59,7 +59,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from bench.measure import rounded  # noqa: E402
-from bot.crypto import Sealer
+from bot.crypto import Sealer  # noqa: E402
 from bot.datadir import prepare_data_dir  # noqa: E402
 from bot.storage import Role  # noqa: E402
 from bot.storage.db import Database  # noqa: E402
