@@ -543,6 +543,10 @@ def _opt_db_time(moment: datetime | None) -> str | None:
     return None if moment is None else to_db_time(moment)
 
 
+def _opt_db_day(moment: datetime | None) -> str | None:
+    return None if moment is None else to_db_day(moment)
+
+
 def _report(row: aiosqlite.Row) -> Report:
     impacts: str = row["impacts"]
     return Report(
@@ -589,11 +593,12 @@ def _report_params(report: Report) -> dict[str, Any]:
         "state": State(report.state).value,
         "created_at": to_db_day(report.created_at),
         "ack_from": to_db_time(report.created_at) if State(report.state) is State.NEW else None,
-        "acknowledged_at": _opt_db_time(report.acknowledged_at),
+        # What happened to a report later is kept by the day: only "whether" is ever asked.
+        "acknowledged_at": _opt_db_day(report.acknowledged_at),
         "acknowledged_by": report.acknowledged_by,
-        "closed_at": _opt_db_time(report.closed_at),
-        "reminded_at": _opt_db_time(report.reminded_at),
-        "escalated_at": _opt_db_time(report.escalated_at),
+        "closed_at": _opt_db_day(report.closed_at),
+        "reminded_at": _opt_db_day(report.reminded_at),
+        "escalated_at": _opt_db_day(report.escalated_at),
     }
 
 
@@ -1358,7 +1363,7 @@ class Database:
                 "UPDATE reports SET state = 'acknowledged', acknowledged_at = :now,"
                 " acknowledged_by = :contact_id, ack_from = NULL"
                 " WHERE ref = :ref AND state = 'new' RETURNING id",
-                {"ref": ref, "contact_id": contact_id, "now": to_db_time(now)},
+                {"ref": ref, "contact_id": contact_id, "now": to_db_day(now)},
             )
             if row is None:
                 return False
@@ -1381,7 +1386,7 @@ class Database:
                 conn,
                 "UPDATE reports SET state = 'closed', closed_at = :now, ack_from = NULL"
                 " WHERE ref = :ref AND state != 'closed' RETURNING id",
-                {"ref": ref, "now": to_db_time(now)},
+                {"ref": ref, "now": to_db_day(now)},
             )
             if row is None:
                 return False
@@ -1521,7 +1526,7 @@ class Database:
             await _run(
                 conn,
                 "UPDATE reports SET reminded_at = :now WHERE id = :id",
-                {"id": report_id, "now": to_db_time(now)},
+                {"id": report_id, "now": to_db_day(now)},
             )
 
     async def mark_escalated(self, report_id: int, now: datetime) -> None:
@@ -1529,7 +1534,7 @@ class Database:
             await _run(
                 conn,
                 "UPDATE reports SET escalated_at = :now WHERE id = :id",
-                {"id": report_id, "now": to_db_time(now)},
+                {"id": report_id, "now": to_db_day(now)},
             )
 
     # --- pending inputs ----------------------------------------------------------------------
@@ -1877,7 +1882,7 @@ class Database:
                         await _run(
                             conn,
                             f"UPDATE reports SET {column} = :now WHERE id = :id",
-                            {"id": report_id, "now": stamp},
+                            {"id": report_id, "now": to_db_day(now)},
                         )
         except _AlreadyRecorded:
             return False

@@ -337,6 +337,11 @@ ALTER TABLE reports ADD COLUMN ack_from TEXT;
 UPDATE reports SET ack_from = created_at WHERE state = 'new';
 UPDATE reports SET created_at = substr(created_at, 1, 10) || 'T00:00:00.000000+00:00';
 UPDATE report_links SET created_at = substr(created_at, 1, 10) || 'T00:00:00.000000+00:00';
+UPDATE reports SET
+    acknowledged_at = substr(acknowledged_at, 1, 10) || 'T00:00:00.000000+00:00',
+    closed_at = substr(closed_at, 1, 10) || 'T00:00:00.000000+00:00',
+    reminded_at = substr(reminded_at, 1, 10) || 'T00:00:00.000000+00:00',
+    escalated_at = substr(escalated_at, 1, 10) || 'T00:00:00.000000+00:00';
 """
 
 MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5)
