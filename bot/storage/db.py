@@ -1406,11 +1406,13 @@ class Database:
         await self.checkpoint()
         return True
 
-    async def _release(self, conn: aiosqlite.Connection, report_id: int) -> None:
+    async def _release(self, conn: aiosqlite.Connection, report_id: int) -> int:
         """Inside a write transaction: end a closed report's link if nothing is queued to the
-        reporter, and then what is left of its messages."""
-        await _run(conn, _RELEASE_LINK, {"report_id": report_id})
-        await _run(conn, _FORGET_CLOSED_OUTBOX, {"report_id": report_id})
+        reporter, and then what is left of its messages; return how many rows went (the caller
+        checkpoints then, so the sealed chat leaves the -wal too)."""
+        gone = await _run(conn, _RELEASE_LINK, {"report_id": report_id})
+        gone += await _run(conn, _FORGET_CLOSED_OUTBOX, {"report_id": report_id})
+        return gone
 
     async def append_description(self, ref: str, text: str, max_len: int) -> bool:
         """Add (already redacted) `text` to the report's description, on a new paragraph.
@@ -1730,6 +1732,7 @@ class Database:
         to the reporter of a closed report, the link to them ends here. Returns False if the
         row was already sent or dead (nothing changes then).
         """
+        released = 0
         async with self._write() as conn:
             row = await _one(
                 conn,
@@ -1747,7 +1750,9 @@ class Database:
                     {"member_key": row["member_key"]},
                 )
             if row["report_id"] is not None:
-                await self._release(conn, row["report_id"])
+                released = await self._release(conn, row["report_id"])
+        if released:
+            await self.checkpoint()
         return True
 
     async def outbox_retry(
@@ -1767,6 +1772,7 @@ class Database:
         (never message text: anything else is refused). Its payload is emptied."""
         if not _DEAD_REASON.fullmatch(reason):
             raise ValueError("a dead reason is a short lowercase code")
+        released = 0
         async with self._write() as conn:
             row = await _one(
                 conn,
@@ -1776,7 +1782,9 @@ class Database:
                 {"id": outbox_id, "reason": reason},
             )
             if row is not None and row["report_id"] is not None:
-                await self._release(conn, row["report_id"])
+                released = await self._release(conn, row["report_id"])
+        if released:
+            await self.checkpoint()
 
     async def outbox_pending(self) -> int:
         """How many messages are neither sent nor given up."""
@@ -1974,8 +1982,11 @@ class Database:
                     " WHERE member_key IN (SELECT value FROM json_each(:keys))",
                     {"keys": json.dumps(blocked)},
                 )
+                gone = 0
                 for report_id in released:
-                    await self._release(conn, report_id)
+                    gone += await self._release(conn, report_id)
+            if gone:
+                await self.checkpoint()
         return len(rows)
 
     # --- status ------------------------------------------------------------------------------
