@@ -31,7 +31,7 @@ from bot.handlers import callbacks
 from bot.handlers.flood import installed
 from bot.reminders.jobs import run_due
 from bot.reports.retention import purge
-from bot.storage import MIGRATIONS, Database
+from bot.storage import MIGRATIONS, Database, Role, StorageError
 from bot.storage.migrations import migrate
 from tests.conftest import Harness, texts
 from tests.test_report_flow import _fill, _ref_of, rep
@@ -245,6 +245,16 @@ async def test_an_older_database_upgrades_without_losing_anyone_and_without_ids(
             "2026-10-06T00:00:00.000000+00:00",
         )
     assert audit(tmp_path, {REPORTER: (), COORDINATOR: ()}) == []
+
+
+async def test_a_database_refuses_a_key_that_did_not_seal_it(tmp_path: Path) -> None:
+    path = tmp_path / "trygg.sqlite3"
+    async with await Database.open(path, Sealer(KEY)) as db:
+        await db.join(REPORTER, "solvik", Role.MEMBER, None, datetime(2026, 11, 2, tzinfo=UTC))
+    with pytest.raises(StorageError, match="another secret key"):
+        await Database.open(path, Sealer(bytes(32)))
+    async with await Database.open(path, Sealer(KEY)) as db:  # the right key still works
+        assert await db.get_membership(REPORTER) is not None
 
 
 # --- no timing link ----------------------------------------------------------------------------

@@ -49,7 +49,7 @@ from typing import Any, Self
 
 import aiosqlite
 
-from bot.crypto import KEY_SIZE, Sealer
+from bot.crypto import KEY_SIZE, Sealer, SealError
 from bot.reports.model import Draft, Report, State
 from bot.stats.aggregate import CountRow
 from bot.storage.migrations import migrate, rollback
@@ -854,6 +854,20 @@ async def _convert_legacy_rows(
             )
 
 
+async def _check_key(conn: aiosqlite.Connection, sealer: Sealer) -> None:
+    """Refuse a key that did not seal what is stored: every member would be lost to it."""
+    row = await _one(conn, "SELECT chat_sealed FROM users LIMIT 1", {})
+    if row is None:
+        return
+    try:
+        sealer.unseal_chat(bytes(row["chat_sealed"]))
+    except SealError:
+        raise StorageError(
+            "the database was written with another secret key: its members cannot be found "
+            "with this one; restore the key that belongs to this database"
+        ) from None
+
+
 class Database:
     """The bot's one connection to its SQLite file. Create it with `await Database.open(path)`."""
 
@@ -883,6 +897,8 @@ class Database:
             await _configure(conn)
             await migrate(conn)
             converted = await _convert_legacy(conn, sealer)
+            if sealer is not None:
+                await _check_key(conn, sealer)
         except BaseException:
             await conn.close()
             raise
