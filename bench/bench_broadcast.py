@@ -149,8 +149,9 @@ class LimitedBotApi(BaseRequest):
         return True
 
 
-def _seed(path: Path) -> None:
-    """MEMBERS members of solvik, written in one transaction (setup, not measured)."""
+def _seed(path: Path, sealer: Sealer) -> None:
+    """MEMBERS members of solvik, written in one transaction (setup, not measured), stored as
+    the bot stores them: under member keys, with sealed chats."""
     rng = random.Random(311)
     stamp = NOW.isoformat(timespec="microseconds")
     users = [
@@ -161,13 +162,17 @@ def _seed(path: Path) -> None:
     try:
         with conn:
             conn.executemany(
-                "INSERT INTO users (user_id, lang, lang_chosen, created_at) VALUES (?, ?, ?, ?)",
-                [(u, lang, int(lang is not None), s) for u, lang, s in users],
+                "INSERT INTO users (member_key, chat_sealed, lang, lang_chosen, created_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [
+                    (sealer.member_key(u), sealer.seal_chat(u), lang, int(lang is not None), s)
+                    for u, lang, s in users
+                ],
             )
             conn.executemany(
-                "INSERT INTO memberships (user_id, org_id, role, contact_id, joined_at,"
+                "INSERT INTO memberships (member_key, org_id, role, contact_id, joined_at,"
                 " digest_enabled) VALUES (?, 'solvik', 'member', NULL, ?, 1)",
-                [(u, s) for u, _, s in users],
+                [(sealer.member_key(u), s) for u, _, s in users],
             )
     finally:
         conn.close()
@@ -179,9 +184,9 @@ async def _run() -> dict[str, Any]:
     sealer = Sealer(os.urandom(32))
     with tempfile.TemporaryDirectory(prefix="trygg-bench-broadcast-") as tmp:
         path = Path(tmp) / "trygg.sqlite3"
-        await (await Database.open(path)).close()  # create and migrate
-        _seed(path)
-        async with await Database.open(path) as db:
+        await (await Database.open(path, sealer)).close()  # create and migrate
+        _seed(path, sealer)
+        async with await Database.open(path, sealer) as db:
             started = time.perf_counter()
             queued, _ = await queue_digest(db, sealer, routine, NOW)
             enqueue_s = time.perf_counter() - started

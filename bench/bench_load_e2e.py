@@ -59,6 +59,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from bench.measure import rounded  # noqa: E402
+from bot.crypto import Sealer  # noqa: E402
 from bot.datadir import prepare_data_dir  # noqa: E402
 from bot.storage import Role  # noqa: E402
 from bot.storage.db import Database  # noqa: E402
@@ -130,7 +131,8 @@ async def seed(data_dir: Path, everyone: list[Person]) -> None:
     """Memberships as if everyone had joined; the routine digest off, so that the quarterly
     digest (due at start) does not go out during the measurement."""
     now = datetime.fromisoformat(FAKE_NOW)
-    async with await Database.open(prepare_data_dir(data_dir).db_path) as db:
+    prepared = prepare_data_dir(data_dir)  # the bot's key: it must find these members
+    async with await Database.open(prepared.db_path, Sealer(prepared.secret_key)) as db:
         for person in everyone:
             contact = COORDINATORS[person.org][0] if person.coordinator else None
             role = Role.COORDINATOR if person.coordinator else Role.MEMBER

@@ -16,6 +16,7 @@ from telegram.error import TelegramError
 from telegram.ext import ApplicationBuilder, ContextTypes, Defaults
 from telegram.request import BaseRequest
 
+from bot import activity
 from bot.config import Settings
 from bot.context import BotData, Clock, Services, TryggApp, TryggContext
 from bot.crypto import Sealer
@@ -109,10 +110,10 @@ def _make_post_init(settings: Settings, clock: Clock) -> Any:
     async def post_init(app: TryggApp) -> None:
         """Open services before the first update is handled."""
         data_dir = prepare_data_dir(settings.data_dir)
-        db = await Database.open(data_dir.db_path)
+        sealer = Sealer(data_dir.secret_key)
+        db = await Database.open(data_dir.db_path, sealer)
         registry = RoutineRegistry(settings.routines_dir)
         await asyncio.to_thread(registry.reload)
-        sealer = Sealer(data_dir.secret_key)
         app.bot_data.services = Services(
             settings=settings,
             db=db,
@@ -135,6 +136,12 @@ def _make_post_init(settings: Settings, clock: Clock) -> Any:
             )
             schedule_outbox(app)
             schedule_retention(app)  # daily at 03:30 and once after start
+            app.job_queue.run_repeating(
+                activity.log_activity,
+                interval=activity.INTERVAL_SECONDS,
+                first=activity.INTERVAL_SECONDS,
+                name=activity.JOB_NAME,
+            )
         await start_reminders(app)  # what fell due while the bot was down, then every minute
         _install_sighup(app)
 

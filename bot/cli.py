@@ -16,6 +16,7 @@ from telegram import Bot, Update
 from telegram.error import InvalidToken, TelegramError
 
 from bot.config import ConfigError, Settings, load_settings
+from bot.crypto import Sealer
 from bot.datadir import prepare_data_dir
 from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES
 from bot.invites import NATIONAL_ORG, InviteService, deep_link
@@ -235,7 +236,7 @@ def _warn_if_receives_nothing(routine: Routine, contact: str) -> None:
 
 async def _store_invite(args: argparse.Namespace, settings: Settings, contact: str | None) -> int:
     data_dir = prepare_data_dir(settings.data_dir)
-    async with await Database.open(data_dir.db_path) as db:
+    async with await Database.open(data_dir.db_path, Sealer(data_dir.secret_key)) as db:
         from bot.app import utc_now
 
         service = InviteService(db, data_dir.secret_key, utc_now)
@@ -294,7 +295,7 @@ async def _gaps(args: argparse.Namespace, settings: Settings) -> int:
     registered: dict[str, set[str]] = {r.id: set() for r in routines}
     if settings.db_path.exists():  # read only in spirit: never create a database to read it
         data_dir = prepare_data_dir(settings.data_dir)
-        async with await Database.open(data_dir.db_path) as db:
+        async with await Database.open(data_dir.db_path, Sealer(data_dir.secret_key)) as db:
             for routine in routines:
                 registered[routine.id] = await registered_contacts(db, routine)
     else:
@@ -329,7 +330,8 @@ async def _existing_database(settings: Settings) -> Database | None:
     if not settings.db_path.exists():
         print(f"trygg: no database in {settings.data_dir}", file=sys.stderr)
         return None
-    return await Database.open(prepare_data_dir(settings.data_dir).db_path)
+    data_dir = prepare_data_dir(settings.data_dir)
+    return await Database.open(data_dir.db_path, Sealer(data_dir.secret_key))
 
 
 def _loaded_registry(settings: Settings) -> RoutineRegistry:

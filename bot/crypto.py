@@ -11,7 +11,11 @@ Two things about a reporter are needed later without being stored openly:
   person always finds their reports, and without the key it cannot be turned back into an id or
   checked against a guessed one.
 
-Both keys are derived from the one 32-byte secret key with HMAC-SHA256 over fixed labels, so they
+- **who a member is**, to find them when they write again: a *member key* is the HMAC of the
+  user id under a third derived key, so it differs from the owner tag of the same person, and
+  `users` cannot be joined to `report_links` without the secret key.
+
+All keys are derived from the one 32-byte secret key with HMAC-SHA256 over fixed labels, so they
 are independent of each other and of the key used for invite codes: a tag reveals nothing about
 the encryption key, and the invite hashes nothing about either.
 
@@ -38,6 +42,9 @@ KEY_SIZE = 32
 # or unfindable, so they are fixed forever; a new purpose gets a new label.
 _SEAL_LABEL = b"trygg/v1/seal"
 _TAG_LABEL = b"trygg/v1/owner-tag"
+# Its own label, so that a member's key in `users` and the owner tag of their reports in
+# `report_links` differ: without the secret key the two tables cannot be joined.
+_MEMBER_LABEL = b"trygg/v1/member-key"
 
 
 class SealError(ValueError):
@@ -58,13 +65,14 @@ class Sealer:
     dataclass holding one) does not leak them.
     """
 
-    __slots__ = ("_fernet", "_tag_key")
+    __slots__ = ("_fernet", "_member_key", "_tag_key")
 
     def __init__(self, key: bytes) -> None:
         if len(key) != KEY_SIZE:
             raise ValueError(f"the secret key must be {KEY_SIZE} bytes, not {len(key)}")
         self._fernet = Fernet(base64.urlsafe_b64encode(_derive(key, _SEAL_LABEL)))
         self._tag_key = _derive(key, _TAG_LABEL)
+        self._member_key = _derive(key, _MEMBER_LABEL)
 
     def __repr__(self) -> str:
         return "Sealer(<key hidden>)"
@@ -129,3 +137,13 @@ class Sealer:
         if isinstance(user_id, bool) or not isinstance(user_id, int):
             raise TypeError("a user id is an int")
         return hmac.new(self._tag_key, b"owner:%d" % user_id, hashlib.sha256).hexdigest()
+
+    def member_key(self, user_id: int) -> str:
+        """The keyed hash a user is stored under (`users`, `memberships`, `drafts`, `outbox`).
+
+        Like `owner_tag`, but under another derived key: a member's row and their reports'
+        links cannot be matched without the secret key.
+        """
+        if isinstance(user_id, bool) or not isinstance(user_id, int):
+            raise TypeError("a user id is an int")
+        return hmac.new(self._member_key, b"member:%d" % user_id, hashlib.sha256).hexdigest()

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from bot.crypto import Sealer
 from bot.datadir import prepare_data_dir
 from bot.health.heatmap import heatmap_size
 from bot.storage import Role
@@ -84,7 +85,7 @@ def test_unregistered_contacts_before_and_after_a_coordinator_joins(
 
     async def join(user_id: int, contact: str) -> None:
         data_dir = prepare_data_dir(env / "data")
-        async with await Database.open(data_dir.db_path) as db:
+        async with await Database.open(data_dir.db_path, Sealer(data_dir.secret_key)) as db:
             await db.join(user_id, "luckby", Role.COORDINATOR, contact, datetime.now(UTC))
 
     asyncio.run(join(1, "kontor"))

@@ -31,9 +31,7 @@ async def test_a_commit_that_fails_leaves_no_transaction_open(tmp_path: Path) ->
                     " DEFERRABLE INITIALLY DEFERRED)"
                 )
                 await conn.execute("INSERT INTO child VALUES (42)")  # fails only at COMMIT
-                await conn.execute(
-                    "UPDATE memberships SET org_id = 'region-norrmark' WHERE user_id = 1"
-                )
+                await conn.execute("UPDATE memberships SET org_id = 'region-norrmark'")
         # The next write works, and the failed transaction's change is gone for good.
         await db.set_language(1, "en", True, NOW)
         membership = await db.get_membership(1)

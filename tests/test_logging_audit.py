@@ -377,18 +377,17 @@ async def test_every_handler_keeps_personal_data_out_of_the_log(
     records = caplog.records
     log = "\n".join(f"{r.name} {r.levelname} {r.getMessage()} {r.exc_text or ''}" for r in records)
     # The control: the log says what happened.
+    # Joins, reports, deletions and forgettings are counted, never a line each (a join line
+    # followed by a report line names the reporter): bot/activity.py logs the counts.
     for expected in (
-        "a member joined solvik",
-        "a coordinator joined region-norrmark",
-        "report submitted for solvik to 1 coordinators",
         "a coordinator of region-norrmark tried a report of another organisation",
-        "a reporter deleted a report of solvik",
         "failed with BadRequest",
         "flood: a user is sending too fast",
-        "a user was forgotten",
         "outbox: sent",
     ):
         assert expected in log, expected
+    for unwanted in ("joined", "report submitted", "deleted a report", "was forgotten"):
+        assert unwanted not in log, unwanted
     personal = _personal(
         [MEMBER, REPORTER, COORDINATOR, OTHER_COORDINATOR, FLOODER],
         [*codes, ref, second, third, "not-a-real-code", "bogus-data", "finnsinte", TOKEN_PART],

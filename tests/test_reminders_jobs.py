@@ -20,6 +20,7 @@ import pytest
 from bot.app import build_application, running
 from bot.cli import main
 from bot.config import Settings
+from bot.crypto import Sealer
 from bot.datadir import prepare_data_dir
 from bot.devchat.transport import Call, RecordingRequest
 from bot.reminders.jobs import JOB_NAME, run_due
@@ -438,7 +439,8 @@ async def test_trygg_remind_queues_the_digest_for_the_running_bot(
     monkeypatch.setenv("TRYGG_ROUTINES", str(routines_dir))
     monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
     monkeypatch.delenv("TRYGG_FAKE_NOW", raising=False)
-    async with await Database.open(prepare_data_dir(data).db_path) as db:
+    prepared = prepare_data_dir(data)  # the key of the data directory, as the CLI uses
+    async with await Database.open(prepared.db_path, Sealer(prepared.secret_key)) as db:
         for user in (ANNA, BO):
             await db.join(user, "solvik", Role.MEMBER, None, OFFICE_HOURS)
         await db.join(BERIT, "region-norrmark", Role.MEMBER, None, OFFICE_HOURS)

@@ -23,7 +23,7 @@ ANNA, BO, CARL, DORA, EVA = 101, 102, 103, 104, 105
 
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    async with await Database.open(tmp_path / "trygg.sqlite3") as database:
+    async with await Database.open(tmp_path / "trygg.sqlite3", SEALER) as database:
         yield database
 
 
@@ -50,7 +50,8 @@ async def test_a_period_is_recorded_with_its_messages_or_not_at_all(db: Database
     with pytest.raises(ValueError):
         await db.record_reminder(["followup:R-X:2d"], [item("f:0", 3), broken], NOW)
     assert await db.reminders_recorded(["followup:R-X:2d"]) == set()
-    assert rows(db, "SELECT dedupe FROM outbox ORDER BY id") == [("r:1",)]
+    # A dedupe key names its recipient by member key, never by id.
+    assert rows(db, "SELECT dedupe FROM outbox ORDER BY id") == [("r:" + SEALER.member_key(1),)]
     # Several keys at once (a week's gaps) are all new or none is taken.
     assert await db.record_reminder(["gap:a:x:W1", "gap:a:y:W1"], [], NOW)
     assert not await db.record_reminder(["gap:a:z:W1", "gap:a:y:W1"], [], NOW)
@@ -62,8 +63,9 @@ async def test_a_reminder_in_quiet_hours_waits_and_the_sender_honours_it(db: Dat
     await db.record_reminder(["k"], [item("q:1", 1, urgent=False)], NOW)
     queued = message(SEALER, "q:2", "Sen", chat_id=2)
     await db.record_reminder(["k2"], [OutboxItem(**{**queued.__dict__, "not_before": later})], NOW)
-    assert [r.dedupe for r in await db.due_outbox(NOW, 10)] == ["q:1"]
-    assert [r.dedupe for r in await db.due_outbox(later, 10)] == ["q:1", "q:2"]
+    first, second = "q:" + SEALER.member_key(1), "q:" + SEALER.member_key(2)
+    assert [r.dedupe for r in await db.due_outbox(NOW, 10)] == [first]
+    assert [r.dedupe for r in await db.due_outbox(later, 10)] == [first, second]
 
 
 async def test_a_broadcast_reaches_members_with_reminders_on_in_their_language(
@@ -80,10 +82,12 @@ async def test_a_broadcast_reaches_members_with_reminders_on_in_their_language(
     payloads = {"sv": b"SV", "en": b"EN"}
     assert await db.record_broadcast("digest:solvik:2027-Q1", "solvik", payloads, "sv", NOW) == 2
     assert await db.record_broadcast("digest:solvik:2027-Q1", "solvik", payloads, "sv", NOW) is None
-    assert rows(db, "SELECT dedupe, chat_id, payload, urgent FROM outbox ORDER BY chat_id") == [
-        ("digest:solvik:2027-Q1:102", BO, b"EN", 0),
-        ("digest:solvik:2027-Q1:104", DORA, b"SV", 0),
-    ]
+    got = rows(db, "SELECT dedupe, member_key, payload, urgent FROM outbox")
+    assert sorted(got) == sorted(
+        (f"digest:solvik:2027-Q1:{SEALER.member_key(user)}", SEALER.member_key(user), lang, 0)
+        for user, lang in ((BO, b"EN"), (DORA, b"SV"))
+    )
+    assert {row.chat_id for row in await db.due_outbox(NOW, 10)} == {BO, DORA}
     with pytest.raises(ValueError):
         await db.record_broadcast("k", "solvik", {"en": b"EN"}, "sv", NOW)
 

@@ -43,7 +43,8 @@ Work = Callable[[Database], Awaitable[object]]
 
 
 async def _with_db(data_dir: Path, work: Work) -> None:
-    async with await Database.open(prepare_data_dir(data_dir).db_path) as db:
+    prepared = prepare_data_dir(data_dir)
+    async with await Database.open(prepared.db_path, Sealer(prepared.secret_key)) as db:
         await work(db)
 
 

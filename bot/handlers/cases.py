@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from telegram import Update
 
+from bot import activity
 from bot.context import Services, TryggContext
 from bot.fragments import phone_link
 from bot.handlers import callbacks
@@ -144,7 +145,7 @@ async def submit(
         break
     else:  # pragma: no cover - 8 collisions in 7e8 values
         raise RuntimeError("could not find a free report reference")
-    log.info("report submitted for %s to %d coordinators", routine.id, len(coordinators))
+    activity.count("reports")  # counted, not logged: a line per report dates it to the second
     await services.outbox.kick(context.application)
     return stored
 
@@ -276,6 +277,7 @@ async def _coordinator_items(
                 text,
                 buttons,
                 chat_id=m.user_id,
+                report_id=report.id,  # forgetting the report forgets what is queued about it
                 urgent=True,
             )
         )

@@ -6,6 +6,7 @@ import logging
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
+from bot import activity
 from bot.context import TryggContext
 from bot.handlers import callbacks, cases
 from bot.handlers.commands import publish_chat_commands
@@ -101,7 +102,7 @@ async def _join(update: Update, context: TryggContext, code: str, *, confirmed: 
     if isinstance(redeemed, InviteFailure):
         await reply(update, t(f"join.{redeemed.name.lower()}", p.lang))
         return
-    log.info("a %s joined %s", redeemed.role, redeemed.org_id)
+    activity.count("joins")  # never a line per join: it would date the member's first report
     key = "join.welcome_coordinator" if redeemed.role == "coordinator" else "join.welcome"
     contact_name = (
         routine.contacts[redeemed.contact_id].name.get(p.lang) if redeemed.contact_id else ""
@@ -149,7 +150,7 @@ async def _join_national(
     if isinstance(redeemed, InviteFailure):
         await reply(update, t(f"join.{redeemed.name.lower()}", p.lang))
         return
-    log.info("a user joined with the national role")
+    activity.count("joins")
     await reply(update, t("join.welcome_national", p.lang))
     await publish_chat_commands(context.bot, p.user_id, redeemed.role)
     await show_menu(update, context)
@@ -186,6 +187,6 @@ async def forget_chosen(update: Update, context: TryggContext, answer: str) -> N
     await services.db.forget_owner(services.sealer.owner_tag(p.user_id))
     await services.db.forget_user(p.user_id)
     await publish_chat_commands(context.bot, p.user_id, None)
-    log.info("a user was forgotten")
+    activity.count("forgotten")
     # The language preference is gone too, so the goodbye uses the Telegram language.
     await reply(update, t("forget.done", p.lang))

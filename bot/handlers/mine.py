@@ -6,6 +6,7 @@ import logging
 
 from telegram import Update
 
+from bot import activity
 from bot.context import TryggContext
 from bot.handlers import callbacks
 from bot.handlers.cases import refuse_outside_private
@@ -85,7 +86,7 @@ async def mine_button(update: Update, context: TryggContext, arg: str) -> None:
         await reply(update, t("mine.confirm_delete", p.lang, ref=ref), markup(rows))
     elif verb == "delyes":
         await services.db.delete_report(report.id)
-        log.info("a reporter deleted a report of %s", report.org_id)
+        activity.count("deleted_reports")
         await reply(update, t("mine.deleted", p.lang, ref=ref))
     elif verb == "keep":
         await reply(update, t("forget.kept", p.lang))

@@ -32,8 +32,9 @@ async def remind(org_id: str, settings: Settings, now: datetime | None = None) -
         return 2
     data_dir = prepare_data_dir(settings.data_dir)
     moment = datetime.now(UTC) if now is None else now
-    async with await Database.open(data_dir.db_path) as db:
-        count, not_before = await queue_digest(db, Sealer(data_dir.secret_key), routine, moment)
+    sealer = Sealer(data_dir.secret_key)
+    async with await Database.open(data_dir.db_path, sealer) as db:
+        count, not_before = await queue_digest(db, sealer, routine, moment)
     print(f"queued {count} digest(s) to the members of {org_id}")
     when = f"within {DEFAULT_INTERVAL:.0f} seconds"
     if not_before is not None:

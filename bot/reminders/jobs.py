@@ -286,7 +286,19 @@ async def _act(
             make = texts.ack_text if due.kind == "ack" else texts.escalate_text
             text, buttons = make(routine, report, now, lang), case_buttons(report, lang)
         dedupe = f"{due.key}:{member.user_id}"
-        items.append(_item(sealer, dedupe, text, buttons, not_before, chat_id=member.user_id))
+        # Tied to its report, so forgetting the report takes the reminder out of the queue.
+        report_id = None if report is None else report.id
+        items.append(
+            _item(
+                sealer,
+                dedupe,
+                text,
+                buttons,
+                not_before,
+                chat_id=member.user_id,
+                report_id=report_id,
+            )
+        )
     if not recipients:
         stats.unreceived += 1
         wanted = routine.reminders.escalate_to if due.kind == "escalate" else ()

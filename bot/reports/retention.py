@@ -51,7 +51,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 DRAFT_MAX_AGE = timedelta(days=30)
-"""A report left half-filled this long is dropped: it is tied to the user id of its writer."""
+"""A report left half-filled this long is dropped: it is tied to its writer (their member key)."""
 OUTBOX_KEEP = timedelta(days=7)
 """Sent and given-up messages are kept this long (their dedupe keys stop repeats), then deleted."""
 

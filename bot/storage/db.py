@@ -15,11 +15,19 @@ Three rules hold throughout:
   checkpoints the write-ahead log with TRUNCATE afterwards, so older copies of the pages do not
   linger there either. `vacuum` rebuilds the whole file on top of that.
 
-Reports (schema v2) never refer to a Telegram user. The only way back from a report to a person
-is its row in `report_links`, kept only when the reporter asked to be contacted, holding a keyed
-tag of the user and the chat id sealed with the secret key (bot/crypto.py); this module stores
-what it is given and never sees a key. Queued messages (`outbox`) are sealed as well, and emptied
-once sent.
+No Telegram id is stored in clear (schema v5). Methods still take the user id, as the handlers
+know it; here it becomes the member's *member key* (a keyed hash, `Sealer.member_key`) to find
+them, and their chat id is stored sealed, to write to them. "Blocked" is a state of the member
+(`users.blocked_on`). A queued message names its recipient the same way, and carries the id of
+the report it is about, whoever it goes to, so forgetting a report forgets what is queued about
+it. Times are stored only as precisely as a reminder needs: a member's first contact and join as
+the month, a report as the day (with `ack_from`, the moment, while its acknowledgement reminder
+may still fall due), a link and a draft as the day.
+
+Reports never refer to a Telegram user. The only way back from a report to a person is its row
+in `report_links`, kept only when the reporter asked to be contacted, holding an owner tag (a
+keyed hash under another key than the member key) and the sealed chat id. Queued messages
+(`outbox`) are sealed as well, and emptied once sent.
 """
 
 from __future__ import annotations
@@ -41,6 +49,7 @@ from typing import Any, Self
 
 import aiosqlite
 
+from bot.crypto import KEY_SIZE, Sealer, SealError
 from bot.reports.model import Draft, Report, State
 from bot.stats.aggregate import CountRow
 from bot.storage.migrations import migrate, rollback
@@ -146,7 +155,8 @@ class OutboxRow:
 
 @dataclass(frozen=True)
 class User:
-    """A person who has talked to the bot; the id is kept to send them reminders later."""
+    """A person who has talked to the bot. Stored under their member key, with their chat sealed
+    (to send them reminders later); `created_at` is the first of the month they first wrote."""
 
     user_id: int
     lang: str | None
@@ -156,7 +166,9 @@ class User:
 
 @dataclass(frozen=True)
 class Membership:
-    """A user's one organisation and role; `contact_id` ties a coordinator to a routine contact."""
+    """A user's one organisation and role; `contact_id` ties a coordinator to a routine contact.
+
+    `joined_at` is the first of the month they joined: a join must not date a report."""
 
     user_id: int
     org_id: str
@@ -199,6 +211,26 @@ def to_db_time(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
+def to_db_day(moment: datetime) -> str:
+    """The day of `moment` (UTC) in the format of `to_db_time`: midnight of that day.
+
+    For what must not be dated finer than a day (a report, a link, a draft's last change).
+    """
+    day = datetime.fromisoformat(to_db_time(moment)).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )
+    return day.isoformat(timespec="microseconds")
+
+
+def to_db_month(moment: datetime) -> str:
+    """The first of the month of `moment` (UTC) in the format of `to_db_time`.
+
+    For when someone became a user or a member: a month cannot date a report.
+    """
+    day = datetime.fromisoformat(to_db_day(moment))
+    return day.replace(day=1).isoformat(timespec="microseconds")
+
+
 def from_db_time(text: str) -> datetime:
     """The aware datetime stored by `to_db_time`."""
     return datetime.fromisoformat(text)
@@ -220,20 +252,29 @@ def invite_refusal(invite: InviteRow | None, now: datetime) -> InviteFailure | N
 
 # --- statements ------------------------------------------------------------------------------
 
-_USER_COLUMNS = "user_id, lang, lang_chosen, created_at"
-_MEMBERSHIP_COLUMNS = "user_id, org_id, role, contact_id, joined_at, digest_enabled"
+_USER_COLUMNS = "chat_sealed, lang, lang_chosen, created_at"
+_MEMBERSHIP_COLUMNS = "member_key, org_id, role, contact_id, joined_at, digest_enabled"
+_MEMBERSHIP_COLUMNS_M = ", ".join(f"m.{c.strip()}" for c in _MEMBERSHIP_COLUMNS.split(","))
 _INVITE_COLUMNS = "code_hash, org_id, role, contact_id, uses_left, expires_at, created_at"
 
+# Memberships with the sealed chat of their user, which gives back the user id (a private
+# chat's id is its user's id).
+_MEMBERS_SELECT = (
+    f"SELECT {_MEMBERSHIP_COLUMNS_M}, u.chat_sealed FROM memberships m"
+    " JOIN users u ON u.member_key = m.member_key"
+)
+
 _ENSURE_USER = """
-INSERT INTO users (user_id, lang, lang_chosen, created_at) VALUES (:user_id, NULL, 0, :now)
-ON CONFLICT (user_id) DO NOTHING
+INSERT INTO users (member_key, chat_sealed, lang, lang_chosen, created_at)
+VALUES (:member_key, :chat_sealed, NULL, 0, :month)
+ON CONFLICT (member_key) DO NOTHING
 """
 
 # A guessed language (from Telegram's language_code) never overrides one the user chose.
 _SET_LANGUAGE = """
-INSERT INTO users (user_id, lang, lang_chosen, created_at)
-VALUES (:user_id, :lang, :chosen, :now)
-ON CONFLICT (user_id) DO UPDATE SET lang = excluded.lang, lang_chosen = excluded.lang_chosen
+INSERT INTO users (member_key, chat_sealed, lang, lang_chosen, created_at)
+VALUES (:member_key, :chat_sealed, :lang, :chosen, :month)
+ON CONFLICT (member_key) DO UPDATE SET lang = excluded.lang, lang_chosen = excluded.lang_chosen
 WHERE excluded.lang_chosen = 1 OR users.lang_chosen = 0
 """
 
@@ -241,9 +282,9 @@ WHERE excluded.lang_chosen = 1 OR users.lang_chosen = 0
 # ON DELETE CASCADE in tables that later reference memberships. The digest preference survives
 # a new role in the same organisation; a new organisation starts with the default.
 _JOIN = f"""
-INSERT INTO memberships (user_id, org_id, role, contact_id, joined_at, digest_enabled)
-VALUES (:user_id, :org_id, :role, :contact_id, :now, 1)
-ON CONFLICT (user_id) DO UPDATE SET
+INSERT INTO memberships (member_key, org_id, role, contact_id, joined_at, digest_enabled)
+VALUES (:member_key, :org_id, :role, :contact_id, :month, 1)
+ON CONFLICT (member_key) DO UPDATE SET
     digest_enabled = CASE WHEN memberships.org_id = excluded.org_id
                           THEN memberships.digest_enabled ELSE 1 END,
     org_id = excluded.org_id,
@@ -265,49 +306,58 @@ RETURNING {_INVITE_COLUMNS}
 
 COORDINATOR_PENDING_PREFIX = "c:"
 """`pending_inputs` keys of a coordinator are this prefix and their user id (coordinators act in
-their own name); a reporter's key holds only their owner tag, see `forget_owner`."""
+their own name); storage keeps the prefix and the member key instead of the id. A reporter's
+key holds only their owner tag, see `forget_owner`."""
+
+_COORDINATOR_PENDING = re.compile(re.escape(COORDINATOR_PENDING_PREFIX) + r"(-?\d+)")
 
 _FORGET_USER: tuple[str, ...] = (
     # Every table that stores anything about a user is listed here, and only here. Children
     # first, so that the result does not depend on ON DELETE CASCADE being declared everywhere.
-    # tests/test_storage.py fails if a table with a user_id column is missing from this list.
+    # tests/test_storage.py fails if a table with a member_key column is missing from this list.
     # Rows keyed by an owner tag (report links, a reporter's pending input) cannot be found from
-    # a user id here: the caller also runs `forget_owner(sealer.owner_tag(user_id))`.
-    "DELETE FROM drafts WHERE user_id = :user_id",
-    f"DELETE FROM pending_inputs WHERE key = '{COORDINATOR_PENDING_PREFIX}' || :user_id",
-    "DELETE FROM memberships WHERE user_id = :user_id",
-    "DELETE FROM users WHERE user_id = :user_id",
-    # Messages queued or sent to the user's own chat (reminders, a coordinator's notices), and
-    # the note that they blocked the bot: the chat id of a private chat is the user id.
-    "DELETE FROM outbox WHERE chat_id = :user_id",
-    "DELETE FROM blocked_chats WHERE chat_id = :user_id",
+    # a member key here: the caller also runs `forget_owner(sealer.owner_tag(user_id))`.
+    "DELETE FROM drafts WHERE member_key = :member_key",
+    f"DELETE FROM pending_inputs WHERE key = '{COORDINATOR_PENDING_PREFIX}' || :member_key",
+    "DELETE FROM memberships WHERE member_key = :member_key",
+    # Messages queued or sent to the user's own chat (reminders, a coordinator's notices); the
+    # blocked flag goes with the user row.
+    "DELETE FROM outbox WHERE member_key = :member_key",
+    "DELETE FROM users WHERE member_key = :member_key",
 )
 
 # --- reports ---
 
-_REPORT_COLUMNS = (
+# `created_at` is stored as the day; while a report waits for acknowledgement, `ack_from` holds
+# the moment the reminder counts from, and reads back as its creation time.
+_REPORT_FIELDS = (
     "id, ref, org_id, type, channel, month, repeated, perpetrator, police, impacts, gender,"
-    " description, contact_me, state, created_at, acknowledged_at, acknowledged_by, closed_at,"
-    " reminded_at, escalated_at"
+    " description, contact_me, state, {p}created_at, acknowledged_at, acknowledged_by,"
+    " closed_at, reminded_at, escalated_at"
 )
-_REPORT_COLUMNS_R = ", ".join(f"r.{c.strip()}" for c in _REPORT_COLUMNS.split(","))
+_REPORT_COLUMNS = _REPORT_FIELDS.replace(
+    "{p}created_at", "COALESCE(ack_from, created_at) AS created_at"
+)
+_REPORT_COLUMNS_R = ", ".join(
+    f"r.{c.strip()}" for c in _REPORT_FIELDS.replace("{p}", "").split(",") if c.strip()
+).replace("r.created_at", "COALESCE(r.ack_from, r.created_at) AS created_at")
 
 # ON CONFLICT (ref) DO NOTHING rather than catching IntegrityError: only a taken reference is
 # "retry with another", every other constraint failure stays an error.
 _INSERT_REPORT = f"""
 INSERT INTO reports (ref, org_id, type, channel, month, repeated, perpetrator, police, impacts,
                      gender, description, contact_me, state, created_at, acknowledged_at,
-                     acknowledged_by, closed_at, reminded_at, escalated_at)
+                     acknowledged_by, closed_at, reminded_at, escalated_at, ack_from)
 VALUES (:ref, :org_id, :type, :channel, :month, :repeated, :perpetrator, :police, :impacts,
         :gender, :description, :contact_me, :state, :created_at, :acknowledged_at,
-        :acknowledged_by, :closed_at, :reminded_at, :escalated_at)
+        :acknowledged_by, :closed_at, :reminded_at, :escalated_at, :ack_from)
 ON CONFLICT (ref) DO NOTHING
 RETURNING {_REPORT_COLUMNS}
 """
 
 _INSERT_LINK = """
 INSERT INTO report_links (report_id, owner_tag, chat_sealed, shared, created_at)
-VALUES (:report_id, :owner_tag, :chat_sealed, 0, :now)
+VALUES (:report_id, :owner_tag, :chat_sealed, 0, :day)
 """
 
 # The link to a reporter lives while the follow-up lasts: it goes when the report is closed and
@@ -319,23 +369,40 @@ WHERE report_id = :report_id
   AND EXISTS (SELECT 1 FROM reports WHERE id = :report_id AND state = 'closed')
   AND NOT EXISTS (
       SELECT 1 FROM outbox
-      WHERE report_id = :report_id AND chat_id IS NULL
+      WHERE report_id = :report_id AND member_key IS NULL
         AND sent_at IS NULL AND dead_reason IS NULL
   )
+"""
+
+# What is left of a report's messages once it is closed and its link released: sent or given up
+# rows (their dedupe keys) and reminder period keys. Nothing is queued about it any more.
+_FORGET_CLOSED_OUTBOX = """
+DELETE FROM outbox
+WHERE report_id = :report_id
+  AND (sent_at IS NOT NULL OR dead_reason IS NOT NULL)
+  AND NOT EXISTS (SELECT 1 FROM report_links WHERE report_id = :report_id)
+  AND EXISTS (SELECT 1 FROM reports WHERE id = :report_id AND state = 'closed')
+"""
+
+# Reminder period keys name a report by its reference (`ack:R-ABC123:1`, `followup:R-ABC123`).
+_FORGET_REPORT_REMINDERS = """
+DELETE FROM reminders_sent
+WHERE instr(key, ':' || :ref || ':') > 0 OR substr(key, -length(:ref) - 1) = ':' || :ref
 """
 
 # --- outbox ---
 
 _OUTBOX_COLUMNS = (
-    "id, dedupe, chat_id, report_id, payload, urgent, attempts, next_attempt_at, created_at"
+    "id, dedupe, chat_sealed, report_id, payload, urgent, attempts, next_attempt_at, created_at"
 )
 
 # ON CONFLICT (dedupe) DO NOTHING, not INSERT OR IGNORE: OR IGNORE would also swallow CHECK and
 # NOT NULL failures, hiding a bug as a message that silently never goes.
 _ENQUEUE = """
-INSERT INTO outbox (dedupe, chat_id, report_id, payload, urgent, attempts, next_attempt_at,
-                    created_at)
-VALUES (:dedupe, :chat_id, :report_id, :payload, :urgent, 0, :next_attempt_at, :now)
+INSERT INTO outbox (dedupe, member_key, chat_sealed, report_id, payload, urgent, attempts,
+                    next_attempt_at, created_at)
+VALUES (:dedupe, :member_key, :chat_sealed, :report_id, :payload, :urgent, 0, :next_attempt_at,
+        :now)
 ON CONFLICT (dedupe) DO NOTHING
 """
 
@@ -358,16 +425,16 @@ ON CONFLICT (key) DO NOTHING
 # off and chats that blocked the bot. The WHERE clause also keeps SQLite from reading the upsert's
 # ON CONFLICT as a join constraint.
 _BROADCAST = """
-INSERT INTO outbox (dedupe, chat_id, report_id, payload, urgent, attempts, next_attempt_at,
-                    created_at)
-SELECT :prefix || m.user_id, m.user_id, NULL, :payload, 0, 0, :next, :now
-FROM memberships m LEFT JOIN users u ON u.user_id = m.user_id
+INSERT INTO outbox (dedupe, member_key, chat_sealed, report_id, payload, urgent, attempts,
+                    next_attempt_at, created_at)
+SELECT :prefix || m.member_key, m.member_key, u.chat_sealed, NULL, :payload, 0, 0, :next, :now
+FROM memberships m JOIN users u ON u.member_key = m.member_key
 WHERE m.org_id = :org_id AND m.digest_enabled = 1
-  AND m.user_id NOT IN (SELECT chat_id FROM blocked_chats)
+  AND u.blocked_on IS NULL
   AND (u.lang = :lang
        OR (:fallback = 1 AND (u.lang IS NULL
                               OR u.lang NOT IN (SELECT value FROM json_each(:langs)))))
-ORDER BY m.user_id
+ORDER BY m.member_key
 ON CONFLICT (dedupe) DO NOTHING
 """
 
@@ -376,8 +443,9 @@ ON CONFLICT (dedupe) DO NOTHING
 _MARK_SENT = """
 UPDATE outbox SET sent_at = :now, payload = x''
 WHERE id IN (SELECT value FROM json_each(:ids)) AND sent_at IS NULL AND dead_reason IS NULL
-RETURNING chat_id, report_id,
-          EXISTS (SELECT 1 FROM blocked_chats b WHERE b.chat_id = outbox.chat_id) AS blocked
+RETURNING member_key, report_id,
+          EXISTS (SELECT 1 FROM users u
+                  WHERE u.member_key = outbox.member_key AND u.blocked_on IS NOT NULL) AS blocked
 """
 
 
@@ -411,30 +479,41 @@ _DEAD_REASON = re.compile(r"[a-z][a-z0-9_]{0,31}")
 # What a reporter's owner tag keys: their links and pending inputs, and the messages still
 # queued to them (they could not be delivered without the link anyway). The key of a pending
 # input may carry a prefix ("r:<tag>"), so keys ending in ":<tag>" are theirs too.
+# Every message about their linked reports goes, whoever it was queued to: an answer they
+# relayed or their identity, still waiting for a coordinator's chat, must not arrive after
+# "forgotten".
 _FORGET_OWNER_OUTBOX = """
 DELETE FROM outbox
-WHERE chat_id IS NULL
-  AND report_id IN (SELECT report_id FROM report_links WHERE owner_tag = :tag)
+WHERE report_id IN (SELECT report_id FROM report_links WHERE owner_tag = :tag)
 """
 _FORGET_OWNER_PENDING = """
 DELETE FROM pending_inputs
 WHERE key = :tag OR substr(key, -length(:tag) - 1) = ':' || :tag
 """
 _FORGET_OWNER_LINKS = "DELETE FROM report_links WHERE owner_tag = :tag"
+# Follow-up keys (`followup:R-ABC123:2d`) say that the reporter wanted contact: they go. The
+# acknowledgement keys belong to the report, which stays: without them its reminders would repeat.
+_FORGET_OWNER_REMINDERS = """
+DELETE FROM reminders_sent
+WHERE key GLOB 'followup:*' AND EXISTS (
+    SELECT 1 FROM report_links l JOIN reports r ON r.id = l.report_id
+    WHERE l.owner_tag = :tag AND substr(reminders_sent.key, 10, length(r.ref) + 1) = r.ref || ':'
+)
+"""
 
 
-def _user(row: aiosqlite.Row) -> User:
+def _user(row: aiosqlite.Row, user_id: int) -> User:
     return User(
-        user_id=int(row["user_id"]),
+        user_id=user_id,
         lang=row["lang"],
         lang_chosen=bool(row["lang_chosen"]),
         created_at=from_db_time(row["created_at"]),
     )
 
 
-def _membership(row: aiosqlite.Row) -> Membership:
+def _membership(row: aiosqlite.Row, user_id: int) -> Membership:
     return Membership(
-        user_id=int(row["user_id"]),
+        user_id=user_id,
         org_id=row["org_id"],
         role=Role(row["role"]),
         contact_id=row["contact_id"],
@@ -462,6 +541,10 @@ def _opt_time(text: str | None) -> datetime | None:
 
 def _opt_db_time(moment: datetime | None) -> str | None:
     return None if moment is None else to_db_time(moment)
+
+
+def _opt_db_day(moment: datetime | None) -> str | None:
+    return None if moment is None else to_db_day(moment)
 
 
 def _report(row: aiosqlite.Row) -> Report:
@@ -508,20 +591,23 @@ def _report_params(report: Report) -> dict[str, Any]:
         "description": report.description,
         "contact_me": int(report.contact_me),
         "state": State(report.state).value,
-        "created_at": to_db_time(report.created_at),
-        "acknowledged_at": _opt_db_time(report.acknowledged_at),
+        "created_at": to_db_day(report.created_at),
+        "ack_from": to_db_time(report.created_at) if State(report.state) is State.NEW else None,
+        # What happened to a report later is kept by the day: only "whether" is ever asked.
+        "acknowledged_at": _opt_db_day(report.acknowledged_at),
         "acknowledged_by": report.acknowledged_by,
-        "closed_at": _opt_db_time(report.closed_at),
-        "reminded_at": _opt_db_time(report.reminded_at),
-        "escalated_at": _opt_db_time(report.escalated_at),
+        "closed_at": _opt_db_day(report.closed_at),
+        "reminded_at": _opt_db_day(report.reminded_at),
+        "escalated_at": _opt_db_day(report.escalated_at),
     }
 
 
-def _outbox_row(row: aiosqlite.Row) -> OutboxRow:
+def _outbox_row(row: aiosqlite.Row, sealer: Sealer) -> OutboxRow:
+    sealed = row["chat_sealed"]
     return OutboxRow(
         id=int(row["id"]),
         dedupe=row["dedupe"],
-        chat_id=row["chat_id"],
+        chat_id=None if sealed is None else sealer.unseal_chat(bytes(sealed)),
         report_id=row["report_id"],
         payload=bytes(row["payload"]),
         urgent=bool(row["urgent"]),
@@ -611,18 +697,197 @@ async def _configure(conn: aiosqlite.Connection) -> None:
         raise StorageError("SQLite did not enable secure_delete")
 
 
+_PROCESS_SEALER: list[Sealer] = []
+
+
+def _process_sealer() -> Sealer:
+    """A key that lives as long as this process: for a `Database` opened without the real one."""
+    if not _PROCESS_SEALER:
+        _PROCESS_SEALER.append(Sealer(os.urandom(KEY_SIZE)))
+    return _PROCESS_SEALER[0]
+
+
+# Children first: legacy_memberships refers to legacy_users.
+_LEGACY_TABLES = (
+    "legacy_memberships",
+    "legacy_users",
+    "legacy_drafts",
+    "legacy_outbox",
+    "legacy_blocked_chats",
+)
+
+
+async def _convert_legacy(conn: aiosqlite.Connection, sealer: Sealer | None) -> bool:
+    """Finish migration 5 (schema v5): move the rows of the `legacy_*` tables, which hold
+    Telegram ids in clear, into the keyed tables, then empty and drop them, in ONE transaction.
+
+    Without the secret key the rows cannot be converted: they are left for the bot (which opens
+    with the key) and False is returned; tables without rows are dropped either way. True if
+    anything was converted or dropped (the caller then rebuilds and checkpoints the file).
+    """
+    names = {
+        row[0]
+        for row in await _all(
+            conn, "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'legacy%'", {}
+        )
+    }
+    present = [name for name in _LEGACY_TABLES if name in names]
+    if not present:
+        return False
+    await _run(conn, "BEGIN IMMEDIATE")
+    try:
+        counts = [await _one(conn, f"SELECT COUNT(*) FROM {name}", {}) for name in present]
+        if any(row is not None and row[0] for row in counts) and sealer is None:
+            await rollback(conn)
+            log.warning("the database holds user ids of an older version: start the bot to convert")
+            return False
+        if sealer is not None:
+            await _convert_legacy_rows(conn, sealer, present)
+        for name in present:
+            await _run(conn, f"DELETE FROM {name}")
+            await _run(conn, f"DROP TABLE {name}")
+        await _run(conn, "COMMIT")
+    except BaseException:
+        await rollback(conn)
+        raise
+    # The old pages held ids in clear: rebuild the file so no free page keeps them.
+    await _run(conn, "VACUUM")
+    return True
+
+
+async def _convert_legacy_rows(
+    conn: aiosqlite.Connection, sealer: Sealer, present: Sequence[str]
+) -> None:
+    """Inside the transaction of `_convert_legacy`: every user, membership, draft, queued message
+    to a member, blocked flag and coordinator's pending input, under keys instead of ids."""
+    if "legacy_users" in present:
+        for row in await _all(conn, "SELECT * FROM legacy_users", {}):
+            user_id = int(row["user_id"])
+            await _run(
+                conn,
+                "INSERT INTO users (member_key, chat_sealed, lang, lang_chosen, created_at)"
+                " VALUES (:member_key, :chat_sealed, :lang, :chosen, :month)",
+                {
+                    "member_key": sealer.member_key(user_id),
+                    "chat_sealed": sealer.seal_chat(user_id),
+                    "lang": row["lang"],
+                    "chosen": row["lang_chosen"],
+                    "month": to_db_month(from_db_time(row["created_at"])),
+                },
+            )
+    if "legacy_memberships" in present:
+        for row in await _all(conn, "SELECT * FROM legacy_memberships", {}):
+            await _run(
+                conn,
+                f"INSERT INTO memberships ({_MEMBERSHIP_COLUMNS})"
+                " VALUES (:member_key, :org_id, :role, :contact_id, :month, :digest)",
+                {
+                    "member_key": sealer.member_key(int(row["user_id"])),
+                    "org_id": row["org_id"],
+                    "role": row["role"],
+                    "contact_id": row["contact_id"],
+                    "month": to_db_month(from_db_time(row["joined_at"])),
+                    "digest": row["digest_enabled"],
+                },
+            )
+    if "legacy_drafts" in present:
+        for row in await _all(conn, "SELECT * FROM legacy_drafts", {}):
+            await _run(
+                conn,
+                "INSERT INTO drafts (member_key, org_id, step, data, updated_at)"
+                " VALUES (:member_key, :org_id, :step, :data, :day)",
+                {
+                    "member_key": sealer.member_key(int(row["user_id"])),
+                    "org_id": row["org_id"],
+                    "step": row["step"],
+                    "data": row["data"],
+                    "day": to_db_day(from_db_time(row["updated_at"])),
+                },
+            )
+    if "legacy_blocked_chats" in present:
+        for row in await _all(conn, "SELECT * FROM legacy_blocked_chats", {}):
+            await _run(
+                conn,
+                "UPDATE users SET blocked_on = :day WHERE member_key = :member_key",
+                {
+                    "member_key": sealer.member_key(int(row["chat_id"])),
+                    "day": to_db_day(from_db_time(row["since"])),
+                },
+            )
+    if "legacy_outbox" in present:
+        # Messages to reporters moved in SQL already; these are to members' chats.
+        for row in await _all(conn, "SELECT * FROM legacy_outbox", {}):
+            chat_id = int(row["chat_id"])
+            key = sealer.member_key(chat_id)
+            plain = str(chat_id)
+            await _run(
+                conn,
+                "INSERT INTO outbox (id, dedupe, member_key, chat_sealed, report_id, payload,"
+                " urgent, attempts, next_attempt_at, created_at, sent_at, dead_reason)"
+                " VALUES (:id, :dedupe, :member_key, :chat_sealed, :report_id, :payload, :urgent,"
+                " :attempts, :next_attempt_at, :created_at, :sent_at, :dead_reason)",
+                {
+                    "id": row["id"],
+                    "dedupe": ":".join(key if p == plain else p for p in row["dedupe"].split(":")),
+                    "member_key": key,
+                    "chat_sealed": sealer.seal_chat(chat_id),
+                    "report_id": row["report_id"],
+                    "payload": row["payload"],
+                    "urgent": row["urgent"],
+                    "attempts": row["attempts"],
+                    "next_attempt_at": row["next_attempt_at"],
+                    "created_at": row["created_at"],
+                    "sent_at": row["sent_at"],
+                    "dead_reason": row["dead_reason"],
+                },
+            )
+    for row in await _all(conn, "SELECT key FROM pending_inputs", {}):
+        match = _COORDINATOR_PENDING.fullmatch(row["key"])
+        if match is not None:
+            await _run(
+                conn,
+                "UPDATE pending_inputs SET key = :new WHERE key = :old",
+                {
+                    "old": row["key"],
+                    "new": COORDINATOR_PENDING_PREFIX + sealer.member_key(int(match.group(1))),
+                },
+            )
+
+
+async def _check_key(conn: aiosqlite.Connection, sealer: Sealer) -> None:
+    """Refuse a key that did not seal what is stored: every member would be lost to it."""
+    row = await _one(conn, "SELECT chat_sealed FROM users LIMIT 1", {})
+    if row is None:
+        return
+    try:
+        sealer.unseal_chat(bytes(row["chat_sealed"]))
+    except SealError:
+        raise StorageError(
+            "the database was written with another secret key: its members cannot be found "
+            "with this one; restore the key that belongs to this database"
+        ) from None
+
+
 class Database:
     """The bot's one connection to its SQLite file. Create it with `await Database.open(path)`."""
 
-    def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
+    def __init__(self, conn: aiosqlite.Connection, path: Path, sealer: Sealer) -> None:
         self._conn = conn
         self.path = path
+        self._sealer = sealer
         self._lock = asyncio.Lock()
         self._closed = False
 
     @classmethod
-    async def open(cls, path: Path) -> Database:
-        """Open (creating if needed) and migrate the database at `path`."""
+    async def open(cls, path: Path, sealer: Sealer | None = None) -> Database:
+        """Open (creating if needed) and migrate the database at `path`.
+
+        `sealer` holds the data directory's secret key: users are stored under keyed hashes of
+        their ids and their chats sealed with it. Without one (tests, tools that never touch
+        users) a key made for this process is used, and ids stored under it are not found
+        again by another process; tables of an older schema that still hold ids are then left
+        for the bot to convert with the real key.
+        """
         path = Path(path)
         _prepare_file(path)
         # isolation_level=None: no implicit transactions; every one here is explicit.
@@ -631,10 +896,16 @@ class Database:
             conn.row_factory = aiosqlite.Row
             await _configure(conn)
             await migrate(conn)
+            converted = await _convert_legacy(conn, sealer)
+            if sealer is not None:
+                await _check_key(conn, sealer)
         except BaseException:
             await conn.close()
             raise
-        return cls(conn, path)
+        db = cls(conn, path, sealer or _process_sealer())
+        if converted:
+            await db.checkpoint()
+        return db
 
     async def close(self) -> None:
         """Close the connection; closing twice is harmless so shutdown paths need not track it."""
@@ -701,47 +972,68 @@ class Database:
 
     # --- users -------------------------------------------------------------------------------
 
+    def _key(self, user_id: int) -> str:
+        return self._sealer.member_key(user_id)
+
+    def _pending_key(self, key: str) -> str:
+        """A coordinator's pending-input key with their member key instead of their id."""
+        match = _COORDINATOR_PENDING.fullmatch(key)
+        if match is None:
+            return key
+        return COORDINATOR_PENDING_PREFIX + self._key(int(match.group(1)))
+
+    def _chat_of(self, row: aiosqlite.Row) -> int:
+        return self._sealer.unseal_chat(bytes(row["chat_sealed"]))
+
     async def get_user(self, user_id: int) -> User | None:
         """The user, or None if they never talked to the bot or were forgotten."""
         async with self._read() as conn:
             row = await _one(
                 conn,
-                f"SELECT {_USER_COLUMNS} FROM users WHERE user_id = :user_id",
-                {"user_id": user_id},
+                f"SELECT {_USER_COLUMNS} FROM users WHERE member_key = :member_key",
+                {"member_key": self._key(user_id)},
             )
-        return None if row is None else _user(row)
+        return None if row is None else _user(row, user_id)
 
     async def set_language(self, user_id: int, lang: str, chosen: bool, now: datetime) -> User:
         """Record the user's language, creating the user if needed; return the stored user.
 
         `chosen=False` is a guess (Telegram's language_code) and never overrides a language the
-        user picked themselves; `now` is only used as `created_at` of a new user.
+        user picked themselves; `now` is only used (as its month) for a new user.
         """
-        params = {"user_id": user_id, "lang": lang, "chosen": int(chosen), "now": to_db_time(now)}
+        key = self._key(user_id)
+        params = {
+            "member_key": key,
+            "chat_sealed": self._sealer.seal_chat(user_id),
+            "lang": lang,
+            "chosen": int(chosen),
+            "month": to_db_month(now),
+        }
         async with self._write() as conn:
             await _run(conn, _SET_LANGUAGE, params)
             row = await _one(
                 conn,
-                f"SELECT {_USER_COLUMNS} FROM users WHERE user_id = :user_id",
-                {"user_id": user_id},
+                f"SELECT {_USER_COLUMNS} FROM users WHERE member_key = :member_key",
+                {"member_key": key},
             )
         assert row is not None  # just inserted or updated in this transaction
-        return _user(row)
+        return _user(row, user_id)
 
     async def get_profile(self, user_id: int) -> tuple[User | None, Membership | None]:
         """The user and their membership in one query: every update asks for both."""
         async with self._read() as conn:
             row = await _one(
                 conn,
-                "SELECT u.user_id, u.lang, u.lang_chosen, u.created_at,"
+                "SELECT u.member_key, u.chat_sealed, u.lang, u.lang_chosen, u.created_at,"
                 " m.org_id, m.role, m.contact_id, m.joined_at, m.digest_enabled"
-                " FROM users u LEFT JOIN memberships m ON m.user_id = u.user_id"
-                " WHERE u.user_id = :user_id",
-                {"user_id": user_id},
+                " FROM users u LEFT JOIN memberships m ON m.member_key = u.member_key"
+                " WHERE u.member_key = :member_key",
+                {"member_key": self._key(user_id)},
             )
         if row is None:
             return None, None
-        return _user(row), None if row["org_id"] is None else _membership(row)
+        membership = None if row["org_id"] is None else _membership(row, user_id)
+        return _user(row, user_id), membership
 
     async def forget_user(self, user_id: int) -> bool:
         """Delete the user and everything stored about them; return whether there was anything.
@@ -749,7 +1041,7 @@ class Database:
         Afterwards the write-ahead log is checkpointed, so with `secure_delete` the deleted
         content is overwritten in the file rather than only unlinked from the tree.
         """
-        params = {"user_id": user_id}
+        params = {"member_key": self._key(user_id)}
         async with self._write() as conn:
             changed = 0
             for statement in _FORGET_USER:
@@ -765,10 +1057,10 @@ class Database:
         async with self._read() as conn:
             row = await _one(
                 conn,
-                f"SELECT {_MEMBERSHIP_COLUMNS} FROM memberships WHERE user_id = :user_id",
-                {"user_id": user_id},
+                f"SELECT {_MEMBERSHIP_COLUMNS} FROM memberships WHERE member_key = :member_key",
+                {"member_key": self._key(user_id)},
             )
-        return None if row is None else _membership(row)
+        return None if row is None else _membership(row, user_id)
 
     async def join(
         self,
@@ -793,50 +1085,56 @@ class Database:
         now: datetime,
     ) -> tuple[Membership, Membership | None]:
         """Inside a write transaction: upsert the user and membership; return (new, replaced)."""
-        stamp = to_db_time(now)
-        await _run(conn, _ENSURE_USER, {"user_id": user_id, "now": stamp})
+        month = to_db_month(now)
+        key = self._key(user_id)
+        await _run(
+            conn,
+            _ENSURE_USER,
+            {"member_key": key, "chat_sealed": self._sealer.seal_chat(user_id), "month": month},
+        )
         before = await _one(
             conn,
-            f"SELECT {_MEMBERSHIP_COLUMNS} FROM memberships WHERE user_id = :user_id",
-            {"user_id": user_id},
+            f"SELECT {_MEMBERSHIP_COLUMNS} FROM memberships WHERE member_key = :member_key",
+            {"member_key": key},
         )
         row = await _one(
             conn,
             _JOIN,
             {
-                "user_id": user_id,
+                "member_key": key,
                 "org_id": org_id,
                 "role": Role(role).value,
                 "contact_id": contact_id,
-                "now": stamp,
+                "month": month,
             },
         )
         assert row is not None  # an upsert with RETURNING always returns its row
-        return _membership(row), None if before is None else _membership(before)
+        replaced = None if before is None else _membership(before, user_id)
+        return _membership(row, user_id), replaced
 
     async def members_of(self, org_id: str, role: Role | None = None) -> list[Membership]:
         """Everyone in `org_id` (or only those with `role`), earliest joined first."""
         async with self._read() as conn:
             rows = await _all(
                 conn,
-                f"SELECT {_MEMBERSHIP_COLUMNS} FROM memberships"
-                " WHERE org_id = :org_id AND (:role IS NULL OR role = :role)"
-                " ORDER BY joined_at, user_id",
+                f"{_MEMBERS_SELECT}"
+                " WHERE m.org_id = :org_id AND (:role IS NULL OR m.role = :role)"
+                " ORDER BY m.joined_at, m.member_key",
                 {"org_id": org_id, "role": None if role is None else Role(role).value},
             )
-        return [_membership(row) for row in rows]
+        return [_membership(row, self._chat_of(row)) for row in rows]
 
     async def coordinators_for_contact(self, org_id: str, contact_id: str) -> list[Membership]:
         """The coordinators who answer for routine contact `contact_id` of `org_id`."""
         async with self._read() as conn:
             rows = await _all(
                 conn,
-                f"SELECT {_MEMBERSHIP_COLUMNS} FROM memberships"
-                " WHERE org_id = :org_id AND role = :role AND contact_id = :contact_id"
-                " ORDER BY joined_at, user_id",
+                f"{_MEMBERS_SELECT}"
+                " WHERE m.org_id = :org_id AND m.role = :role AND m.contact_id = :contact_id"
+                " ORDER BY m.joined_at, m.member_key",
                 {"org_id": org_id, "role": Role.COORDINATOR.value, "contact_id": contact_id},
             )
-        return [_membership(row) for row in rows]
+        return [_membership(row, self._chat_of(row)) for row in rows]
 
     async def count_members(self, org_id: str, role: Role | None = None) -> int:
         """How many users belong to `org_id` (or have `role` there)."""
@@ -931,8 +1229,8 @@ class Database:
         async with self._read() as conn:
             row = await _one(
                 conn,
-                "SELECT org_id, step, data FROM drafts WHERE user_id = :user_id",
-                {"user_id": user_id},
+                "SELECT org_id, step, data FROM drafts WHERE member_key = :member_key",
+                {"member_key": self._key(user_id)},
             )
         return None if row is None else _draft(row)
 
@@ -942,18 +1240,18 @@ class Database:
         Its values must be JSON and its description already redacted: this is on disk.
         """
         params = {
-            "user_id": user_id,
+            "member_key": self._key(user_id),
             "org_id": draft.org_id,
             "step": draft.step,
             "data": _draft_data(draft),
-            "now": to_db_time(now),
+            "now": to_db_day(now),
         }
         async with self._write() as conn:
             await _run(
                 conn,
-                "INSERT INTO drafts (user_id, org_id, step, data, updated_at)"
-                " VALUES (:user_id, :org_id, :step, :data, :now)"
-                " ON CONFLICT (user_id) DO UPDATE SET org_id = excluded.org_id,"
+                "INSERT INTO drafts (member_key, org_id, step, data, updated_at)"
+                " VALUES (:member_key, :org_id, :step, :data, :now)"
+                " ON CONFLICT (member_key) DO UPDATE SET org_id = excluded.org_id,"
                 " step = excluded.step, data = excluded.data, updated_at = excluded.updated_at",
                 params,
             )
@@ -962,7 +1260,9 @@ class Database:
         """Drop the user's draft, if any, from the file too."""
         async with self._write() as conn:
             count = await _run(
-                conn, "DELETE FROM drafts WHERE user_id = :user_id", {"user_id": user_id}
+                conn,
+                "DELETE FROM drafts WHERE member_key = :member_key",
+                {"member_key": self._key(user_id)},
             )
         if count:
             await self.checkpoint()
@@ -1018,13 +1318,15 @@ class Database:
                         "report_id": stored.id,
                         "owner_tag": owner_tag,
                         "chat_sealed": bytes(chat_sealed),
-                        "now": stamp,
+                        "day": to_db_day(now),
                     },
                 )
             for item in notifications:
                 await self._enqueue(conn, item, stored.id, stamp)
             await _run(
-                conn, "DELETE FROM drafts WHERE user_id = :user_id", {"user_id": draft_user_id}
+                conn,
+                "DELETE FROM drafts WHERE member_key = :member_key",
+                {"member_key": self._key(draft_user_id)},
             )
         # The log still holds the draft's pages: the user id next to what they reported. The
         # checkpoint overwrites them (secure_delete) in the main file and truncates the log.
@@ -1075,8 +1377,9 @@ class Database:
             row = await _one(
                 conn,
                 "UPDATE reports SET state = 'acknowledged', acknowledged_at = :now,"
-                " acknowledged_by = :contact_id WHERE ref = :ref AND state = 'new' RETURNING id",
-                {"ref": ref, "contact_id": contact_id, "now": to_db_time(now)},
+                " acknowledged_by = :contact_id, ack_from = NULL"
+                " WHERE ref = :ref AND state = 'new' RETURNING id",
+                {"ref": ref, "contact_id": contact_id, "now": to_db_day(now)},
             )
             if row is None:
                 return False
@@ -1097,18 +1400,35 @@ class Database:
         async with self._write() as conn:
             row = await _one(
                 conn,
-                "UPDATE reports SET state = 'closed', closed_at = :now"
+                "UPDATE reports SET state = 'closed', closed_at = :now, ack_from = NULL"
                 " WHERE ref = :ref AND state != 'closed' RETURNING id",
-                {"ref": ref, "now": to_db_time(now)},
+                {"ref": ref, "now": to_db_day(now)},
             )
             if row is None:
                 return False
             report_id = int(row["id"])
+            # Nothing more is owed to the coordinators about a closed case: reminders and
+            # relayed texts still queued to them go, with the period keys of its reminders.
+            await _run(
+                conn,
+                "DELETE FROM outbox WHERE report_id = :id AND member_key IS NOT NULL",
+                {"id": report_id},
+            )
+            await _run(conn, _FORGET_REPORT_REMINDERS, {"ref": ref})
             for item in notifications:
                 await self._enqueue(conn, item, report_id, to_db_time(now))
             await _run(conn, "DELETE FROM pending_inputs WHERE report_id = :id", {"id": report_id})
-            await _run(conn, _RELEASE_LINK, {"report_id": report_id})
+            await self._release(conn, report_id)
+        await self.checkpoint()
         return True
+
+    async def _release(self, conn: aiosqlite.Connection, report_id: int) -> int:
+        """Inside a write transaction: end a closed report's link if nothing is queued to the
+        reporter, and then what is left of its messages; return how many rows went (the caller
+        checkpoints then, so the sealed chat leaves the -wal too)."""
+        gone = await _run(conn, _RELEASE_LINK, {"report_id": report_id})
+        gone += await _run(conn, _FORGET_CLOSED_OUTBOX, {"report_id": report_id})
+        return gone
 
     async def append_description(self, ref: str, text: str, max_len: int) -> bool:
         """Add (already redacted) `text` to the report's description, on a new paragraph.
@@ -1143,7 +1463,11 @@ class Database:
     async def delete_report(self, report_id: int) -> None:
         """Delete a report with its link, pending inputs and queued messages, from the file."""
         async with self._write() as conn:
-            await _run(conn, "DELETE FROM reports WHERE id = :id", {"id": report_id})
+            row = await _one(
+                conn, "DELETE FROM reports WHERE id = :id RETURNING ref", {"id": report_id}
+            )
+            if row is not None:
+                await _run(conn, _FORGET_REPORT_REMINDERS, {"ref": row["ref"]})
         await self.checkpoint()
 
     async def reports_of_owner(self, owner_tag: str) -> list[Report]:
@@ -1195,6 +1519,7 @@ class Database:
         params = {"tag": owner_tag}
         async with self._write() as conn:
             await _run(conn, _FORGET_OWNER_OUTBOX, params)
+            await _run(conn, _FORGET_OWNER_REMINDERS, params)
             changed = await _run(conn, _FORGET_OWNER_PENDING, params)
             changed += await _run(conn, _FORGET_OWNER_LINKS, params)
         await self.checkpoint()
@@ -1208,7 +1533,8 @@ class Database:
             rows = await _all(
                 conn,
                 f"SELECT {_REPORT_COLUMNS} FROM reports"
-                " WHERE state = 'new' AND created_at < :before ORDER BY created_at, id",
+                " WHERE state = 'new' AND COALESCE(ack_from, created_at) < :before"
+                " ORDER BY COALESCE(ack_from, created_at), id",
                 {"before": to_db_time(created_before)},
             )
         return [_report(row) for row in rows]
@@ -1218,7 +1544,7 @@ class Database:
             await _run(
                 conn,
                 "UPDATE reports SET reminded_at = :now WHERE id = :id",
-                {"id": report_id, "now": to_db_time(now)},
+                {"id": report_id, "now": to_db_day(now)},
             )
 
     async def mark_escalated(self, report_id: int, now: datetime) -> None:
@@ -1226,7 +1552,7 @@ class Database:
             await _run(
                 conn,
                 "UPDATE reports SET escalated_at = :now WHERE id = :id",
-                {"id": report_id, "now": to_db_time(now)},
+                {"id": report_id, "now": to_db_day(now)},
             )
 
     # --- pending inputs ----------------------------------------------------------------------
@@ -1244,14 +1570,21 @@ class Database:
                 " VALUES (:key, :action, :report_id, :now)"
                 " ON CONFLICT (key) DO UPDATE SET action = excluded.action,"
                 " report_id = excluded.report_id, created_at = excluded.created_at",
-                {"key": key, "action": action, "report_id": report_id, "now": to_db_time(now)},
+                {
+                    "key": self._pending_key(key),
+                    "action": action,
+                    "report_id": report_id,
+                    "now": to_db_time(now),
+                },
             )
 
     async def get_pending(self, key: str) -> tuple[str, int] | None:
         """`(action, report_id)` waiting under `key`, or None."""
         async with self._read() as conn:
             row = await _one(
-                conn, "SELECT action, report_id FROM pending_inputs WHERE key = :key", {"key": key}
+                conn,
+                "SELECT action, report_id FROM pending_inputs WHERE key = :key",
+                {"key": self._pending_key(key)},
             )
         return None if row is None else (row["action"], int(row["report_id"]))
 
@@ -1260,7 +1593,8 @@ class Database:
 
         Every plain message asks this, so one round trip instead of one per key.
         """
-        params = {f"k{i}": key for i, key in enumerate(keys)}
+        stored = {self._pending_key(key): key for key in keys}
+        params = {f"k{i}": key for i, key in enumerate(stored)}
         if not params:
             return None
         placeholders = ", ".join(f":{name}" for name in params)
@@ -1270,7 +1604,7 @@ class Database:
                 f"SELECT key, action, report_id FROM pending_inputs WHERE key IN ({placeholders})",
                 params,
             )
-        found = {row["key"]: (row["action"], int(row["report_id"])) for row in rows}
+        found = {stored[row["key"]]: (row["action"], int(row["report_id"])) for row in rows}
         for key in keys:
             if key in found:
                 return key, *found[key]
@@ -1278,7 +1612,11 @@ class Database:
 
     async def clear_pending(self, key: str) -> None:
         async with self._write() as conn:
-            await _run(conn, "DELETE FROM pending_inputs WHERE key = :key", {"key": key})
+            await _run(
+                conn,
+                "DELETE FROM pending_inputs WHERE key = :key",
+                {"key": self._pending_key(key)},
+            )
 
     async def stage_pending(
         self, key: str, action: str, report_id: int, payload: bytes, now: datetime
@@ -1294,7 +1632,7 @@ class Database:
                 " report_id = excluded.report_id, created_at = excluded.created_at,"
                 " payload = excluded.payload",
                 {
-                    "key": key,
+                    "key": self._pending_key(key),
                     "action": action,
                     "report_id": report_id,
                     "now": to_db_time(now),
@@ -1309,7 +1647,7 @@ class Database:
                 conn,
                 "DELETE FROM pending_inputs WHERE key = :key AND action = :action"
                 " AND payload IS NOT NULL RETURNING report_id, payload",
-                {"key": key, "action": action},
+                {"key": self._pending_key(key), "action": action},
             )
         return None if row is None else (int(row["report_id"]), bytes(row["payload"]))
 
@@ -1317,14 +1655,22 @@ class Database:
         """End a membership at once (`trygg revoke`): the membership, the draft, the pending
         inputs under `pending_keys`, and what is still queued to their chat. The user row (the
         language) stays; their own reports and links stay theirs. True if they were a member."""
-        params: dict[str, Any] = {"user_id": user_id}
+        params: dict[str, Any] = {"member_key": self._key(user_id)}
         async with self._write() as conn:
-            removed = await _run(conn, "DELETE FROM memberships WHERE user_id = :user_id", params)
-            await _run(conn, "DELETE FROM drafts WHERE user_id = :user_id", params)
+            removed = await _run(
+                conn, "DELETE FROM memberships WHERE member_key = :member_key", params
+            )
+            await _run(conn, "DELETE FROM drafts WHERE member_key = :member_key", params)
             for key in pending_keys:
-                await _run(conn, "DELETE FROM pending_inputs WHERE key = :key", {"key": key})
+                await _run(
+                    conn,
+                    "DELETE FROM pending_inputs WHERE key = :key",
+                    {"key": self._pending_key(key)},
+                )
             await _run(
-                conn, "DELETE FROM outbox WHERE chat_id = :user_id AND sent_at IS NULL", params
+                conn,
+                "DELETE FROM outbox WHERE member_key = :member_key AND sent_at IS NULL",
+                params,
             )
         await self.checkpoint()
         return removed > 0
@@ -1342,14 +1688,17 @@ class Database:
         additionally rebuilds the file (and shrinks it).
         """
         async with self._write() as conn:
-            count = await _run(
+            rows = await _all(
                 conn,
                 "DELETE FROM reports WHERE (:org_id IS NULL OR org_id = :org_id)"
-                " AND created_at < :before",
-                {"org_id": org_id, "before": to_db_time(created_before)},
+                " AND created_at < :before RETURNING ref",
+                # Reports are dated by day: one of the cutoff's day is kept until the next day.
+                {"org_id": org_id, "before": to_db_day(created_before)},
             )
+            for row in rows:
+                await _run(conn, _FORGET_REPORT_REMINDERS, {"ref": row["ref"]})
         await self.checkpoint()
-        return count
+        return len(rows)
 
     async def vacuum(self) -> None:
         """Rebuild the database file from its live content, then checkpoint the log."""
@@ -1372,7 +1721,7 @@ class Database:
                 conn,
                 "SELECT COUNT(*) FROM reports WHERE (:org_id IS NULL OR org_id = :org_id)"
                 " AND created_at < :before",
-                {"org_id": org_id, "before": to_db_time(created_before)},
+                {"org_id": org_id, "before": to_db_day(created_before)},
             )
         assert row is not None
         return int(row[0])
@@ -1420,12 +1769,21 @@ class Database:
     async def _enqueue(
         self, conn: aiosqlite.Connection, item: OutboxItem, report_id: int | None, stamp: str
     ) -> int:
+        member_key = chat_sealed = None
+        dedupe = item.dedupe
+        if item.chat_id is not None:
+            member_key = self._key(item.chat_id)
+            chat_sealed = self._sealer.seal_chat(item.chat_id)
+            # Dedupe keys name the recipient (`report:R-ABC123:<id>`): the id becomes their key.
+            plain = str(item.chat_id)
+            dedupe = ":".join(member_key if part == plain else part for part in dedupe.split(":"))
         return await _run(
             conn,
             _ENQUEUE,
             {
-                "dedupe": item.dedupe,
-                "chat_id": item.chat_id,
+                "dedupe": dedupe,
+                "member_key": member_key,
+                "chat_sealed": chat_sealed,
                 "report_id": report_id,
                 "payload": bytes(item.payload),
                 "urgent": int(item.urgent),
@@ -1438,7 +1796,7 @@ class Database:
         """Messages to try now: not sent, not dead, due; urgent first, then oldest."""
         async with self._read() as conn:
             rows = await _all(conn, _DUE_OUTBOX, {"now": to_db_time(now), "limit": limit})
-        return [_outbox_row(row) for row in rows]
+        return [_outbox_row(row, self._sealer) for row in rows]
 
     async def outbox_sent(self, outbox_id: int, now: datetime) -> bool:
         """Telegram accepted the message: mark it sent and empty its payload.
@@ -1447,24 +1805,27 @@ class Database:
         to the reporter of a closed report, the link to them ends here. Returns False if the
         row was already sent or dead (nothing changes then).
         """
+        released = 0
         async with self._write() as conn:
             row = await _one(
                 conn,
                 "UPDATE outbox SET sent_at = :now, payload = x''"
                 " WHERE id = :id AND sent_at IS NULL AND dead_reason IS NULL"
-                " RETURNING chat_id, report_id",
+                " RETURNING member_key, report_id",
                 {"id": outbox_id, "now": to_db_time(now)},
             )
             if row is None:
                 return False
-            if row["chat_id"] is not None:
+            if row["member_key"] is not None:
                 await _run(
                     conn,
-                    "DELETE FROM blocked_chats WHERE chat_id = :chat_id",
-                    {"chat_id": row["chat_id"]},
+                    "UPDATE users SET blocked_on = NULL WHERE member_key = :member_key",
+                    {"member_key": row["member_key"]},
                 )
-            elif row["report_id"] is not None:
-                await _run(conn, _RELEASE_LINK, {"report_id": row["report_id"]})
+            if row["report_id"] is not None:
+                released = await self._release(conn, row["report_id"])
+        if released:
+            await self.checkpoint()
         return True
 
     async def outbox_retry(
@@ -1484,16 +1845,19 @@ class Database:
         (never message text: anything else is refused). Its payload is emptied."""
         if not _DEAD_REASON.fullmatch(reason):
             raise ValueError("a dead reason is a short lowercase code")
+        released = 0
         async with self._write() as conn:
             row = await _one(
                 conn,
                 "UPDATE outbox SET dead_reason = :reason, payload = x''"
                 " WHERE id = :id AND sent_at IS NULL AND dead_reason IS NULL"
-                " RETURNING chat_id, report_id",
+                " RETURNING member_key, report_id",
                 {"id": outbox_id, "reason": reason},
             )
-            if row is not None and row["chat_id"] is None and row["report_id"] is not None:
-                await _run(conn, _RELEASE_LINK, {"report_id": row["report_id"]})
+            if row is not None and row["report_id"] is not None:
+                released = await self._release(conn, row["report_id"])
+        if released:
+            await self.checkpoint()
 
     async def outbox_pending(self) -> int:
         """How many messages are neither sent nor given up."""
@@ -1521,19 +1885,24 @@ class Database:
         return count
 
     async def mark_blocked(self, chat_id: int, now: datetime) -> None:
-        """Telegram answered 403 for this (coordinator's) chat. Never pass a reporter's chat."""
+        """Telegram answered 403 for this member's chat: a state of the member, dated by day.
+
+        A chat that belongs to no user (a reporter's, reached through a link) is not recorded.
+        """
         async with self._write() as conn:
             await _run(
                 conn,
-                "INSERT INTO blocked_chats (chat_id, since) VALUES (:chat_id, :now)"
-                " ON CONFLICT (chat_id) DO NOTHING",
-                {"chat_id": chat_id, "now": to_db_time(now)},
+                "UPDATE users SET blocked_on = :day"
+                " WHERE member_key = :member_key AND blocked_on IS NULL",
+                {"member_key": self._key(chat_id), "day": to_db_day(now)},
             )
 
     async def is_blocked(self, chat_id: int) -> bool:
         async with self._read() as conn:
             row = await _one(
-                conn, "SELECT 1 FROM blocked_chats WHERE chat_id = :chat_id", {"chat_id": chat_id}
+                conn,
+                "SELECT 1 FROM users WHERE member_key = :member_key AND blocked_on IS NOT NULL",
+                {"member_key": self._key(chat_id)},
             )
         return row is not None
 
@@ -1541,7 +1910,9 @@ class Database:
         """The chat wrote to the bot again (a successful send also unblocks it)."""
         async with self._write() as conn:
             await _run(
-                conn, "DELETE FROM blocked_chats WHERE chat_id = :chat_id", {"chat_id": chat_id}
+                conn,
+                "UPDATE users SET blocked_on = NULL WHERE member_key = :member_key",
+                {"member_key": self._key(chat_id)},
             )
 
     # --- reminders ---------------------------------------------------------------------------
@@ -1592,7 +1963,7 @@ class Database:
                         await _run(
                             conn,
                             f"UPDATE reports SET {column} = :now WHERE id = :id",
-                            {"id": report_id, "now": stamp},
+                            {"id": report_id, "now": to_db_day(now)},
                         )
         except _AlreadyRecorded:
             return False
@@ -1641,8 +2012,8 @@ class Database:
         async with self._write() as conn:
             changed = await _run(
                 conn,
-                "UPDATE memberships SET digest_enabled = :enabled WHERE user_id = :user_id",
-                {"user_id": user_id, "enabled": int(enabled)},
+                "UPDATE memberships SET digest_enabled = :enabled WHERE member_key = :member_key",
+                {"member_key": self._key(user_id), "enabled": int(enabled)},
             )
         return changed == 1
 
@@ -1674,20 +2045,21 @@ class Database:
             rows = await _all(
                 conn, _MARK_SENT, {"ids": json.dumps(list(outbox_ids)), "now": to_db_time(now)}
             )
-        blocked = sorted({row["chat_id"] for row in rows if row["blocked"]})
-        released = sorted(
-            {row["report_id"] for row in rows if row["chat_id"] is None and row["report_id"]}
-        )
+        blocked = sorted({row["member_key"] for row in rows if row["blocked"]})
+        released = sorted({row["report_id"] for row in rows if row["report_id"]})
         if blocked or released:
             async with self._write() as conn:
                 await _run(
                     conn,
-                    "DELETE FROM blocked_chats"
-                    " WHERE chat_id IN (SELECT value FROM json_each(:chats))",
-                    {"chats": json.dumps(blocked)},
+                    "UPDATE users SET blocked_on = NULL"
+                    " WHERE member_key IN (SELECT value FROM json_each(:keys))",
+                    {"keys": json.dumps(blocked)},
                 )
+                gone = 0
                 for report_id in released:
-                    await _run(conn, _RELEASE_LINK, {"report_id": report_id})
+                    gone += await self._release(conn, report_id)
+            if gone:
+                await self.checkpoint()
         return len(rows)
 
     # --- status ------------------------------------------------------------------------------

@@ -251,13 +251,107 @@ SELECT org_id, month, dim, code, COUNT(*) FROM (
 GROUP BY org_id, month, dim, code;
 """
 
-# A reporter's relay answer waits, anonymised and sealed, until they press Send (issue 14.5):
-# they see first what the coordinator will receive. NULL for every other pending input.
-_V5_STAGED_ANSWER = """
+# Version 5: no Telegram id in clear (issue 14). A member is stored under a keyed hash of their
+# user id (`member_key`, bot/crypto.py), the chat to write to is sealed, and "blocked" is a state
+# of the member (`users.blocked_on`), not a table of chat ids. A queued message names its
+# recipient the same way. Join and creation times are kept as a month and a day. The old tables
+# are renamed `legacy_*` here; turning their ids into keys needs the secret key, which SQL does
+# not have, so `Database.open` converts and drops them right after (bot/storage/db.py,
+# `_convert_legacy`), in one transaction. A database whose tables hold no rows is done at once.
+_V5 = """
+DROP INDEX memberships_by_org;
+DROP INDEX drafts_by_age;
+DROP INDEX outbox_due;
+DROP INDEX outbox_by_report;
+ALTER TABLE memberships RENAME TO legacy_memberships;
+ALTER TABLE users RENAME TO legacy_users;
+ALTER TABLE drafts RENAME TO legacy_drafts;
+ALTER TABLE outbox RENAME TO legacy_outbox;
+ALTER TABLE blocked_chats RENAME TO legacy_blocked_chats;
+
+CREATE TABLE users (
+    member_key  TEXT PRIMARY KEY,     -- keyed hash of the Telegram user id, names no one
+    chat_sealed BLOB NOT NULL,        -- the private chat id, sealed: to send reminders later
+    lang        TEXT,
+    lang_chosen INTEGER NOT NULL DEFAULT 0 CHECK (lang_chosen IN (0, 1)),
+    created_at  TEXT NOT NULL,        -- the first of the month: never when exactly
+    blocked_on  TEXT                  -- the day the bot was blocked (403), NULL while it is not
+) STRICT;
+
+CREATE TABLE memberships (
+    member_key     TEXT PRIMARY KEY REFERENCES users (member_key) ON DELETE CASCADE,
+    org_id         TEXT NOT NULL,
+    role           TEXT NOT NULL CHECK (role IN ('member', 'coordinator', 'national')),
+    contact_id     TEXT,
+    joined_at      TEXT NOT NULL,     -- the first of the month: a join must not date a report
+    digest_enabled INTEGER NOT NULL DEFAULT 1 CHECK (digest_enabled IN (0, 1))
+) STRICT;
+
+CREATE INDEX memberships_by_org ON memberships (org_id, role, contact_id);
+
+CREATE TABLE drafts (
+    member_key TEXT PRIMARY KEY,      -- not a reference: a user may fill in a report before joining
+    org_id     TEXT NOT NULL,
+    step       TEXT NOT NULL,
+    data       TEXT NOT NULL,
+    updated_at TEXT NOT NULL          -- the day: old drafts are purged after days
+) STRICT;
+
+CREATE INDEX drafts_by_age ON drafts (updated_at);
+
+-- `member_key` NULL means the reporter of `report_id` (its sealed link). A message about a report
+-- carries its `report_id` whoever it goes to, so forgetting the report forgets the message.
+CREATE TABLE outbox (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    dedupe          TEXT NOT NULL UNIQUE,
+    member_key      TEXT,
+    chat_sealed     BLOB,
+    report_id       INTEGER REFERENCES reports (id) ON DELETE CASCADE,
+    payload         BLOB NOT NULL,
+    urgent          INTEGER NOT NULL DEFAULT 0 CHECK (urgent IN (0, 1)),
+    attempts        INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+    next_attempt_at TEXT NOT NULL,
+    created_at      TEXT NOT NULL,
+    sent_at         TEXT,
+    dead_reason     TEXT,
+    CHECK ((member_key IS NULL) = (chat_sealed IS NULL)),
+    CHECK (member_key IS NOT NULL OR report_id IS NOT NULL)
+) STRICT;
+
+CREATE INDEX outbox_due ON outbox (urgent DESC, next_attempt_at)
+    WHERE sent_at IS NULL AND dead_reason IS NULL;
+CREATE INDEX outbox_by_report ON outbox (report_id);
+CREATE INDEX outbox_by_member ON outbox (member_key);
+
+-- Messages to reporters hold no id: they move as they are.
+INSERT INTO outbox (id, dedupe, member_key, chat_sealed, report_id, payload, urgent, attempts,
+                    next_attempt_at, created_at, sent_at, dead_reason)
+SELECT id, dedupe, NULL, NULL, report_id, payload, urgent, attempts, next_attempt_at, created_at,
+       sent_at, dead_reason
+FROM legacy_outbox WHERE chat_id IS NULL;
+DELETE FROM legacy_outbox WHERE chat_id IS NULL;
+
+-- A report is dated by its day; the exact moment is kept only while the acknowledgement
+-- reminder counts from it (`ack_from`, cleared when the report is acknowledged or closed).
+ALTER TABLE reports ADD COLUMN ack_from TEXT;
+UPDATE reports SET ack_from = created_at WHERE state = 'new';
+UPDATE reports SET created_at = substr(created_at, 1, 10) || 'T00:00:00.000000+00:00';
+UPDATE report_links SET created_at = substr(created_at, 1, 10) || 'T00:00:00.000000+00:00';
+UPDATE reports SET
+    acknowledged_at = substr(acknowledged_at, 1, 10) || 'T00:00:00.000000+00:00',
+    closed_at = substr(closed_at, 1, 10) || 'T00:00:00.000000+00:00',
+    reminded_at = substr(reminded_at, 1, 10) || 'T00:00:00.000000+00:00',
+    escalated_at = substr(escalated_at, 1, 10) || 'T00:00:00.000000+00:00';
+"""
+
+
+# Version 6: a reporter's relay answer waits, anonymised and sealed, until they press Send
+# (issue 14.5): they see first what the coordinator will receive. NULL for other pending inputs.
+_V6_STAGED_ANSWER = """
 ALTER TABLE pending_inputs ADD COLUMN payload BLOB;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5_STAGED_ANSWER)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6_STAGED_ANSWER)
 """Ordered migration scripts; the schema version of the code is `len(MIGRATIONS)`."""
 
 

@@ -449,9 +449,10 @@ async def test_the_log_holds_nothing_about_the_users(
 
     assert await bot.stop() == 0
     log = bot.log()
-    assert "a member joined solvik" in log  # the log is there, and says what happened
-    assert "failed with BadRequest" in log
-    assert "a user was forgotten" in log
+    assert "failed with BadRequest" in log  # the log is there, and says what happened
+    # Joins and forgettings are counted (bot/activity.py), never a line each: a join line next
+    # to a report line would name the reporter.
+    assert "joined" not in log and "was forgotten" not in log
     for personal in (
         str(ANNA),
         "Anna",

@@ -45,6 +45,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.crypto import Sealer
 from bot.datadir import prepare_data_dir
 from bot.storage import Role
 from bot.storage.db import Database
@@ -86,7 +87,8 @@ NEXT_STEP = {
 async def _seed(data_dir: Path) -> None:
     """Members as if they had joined, so that the digest at the first start reaches them."""
     now = datetime.fromisoformat(FAKE_NOW)
-    db = await Database.open(prepare_data_dir(data_dir).db_path)
+    prepared = prepare_data_dir(data_dir)
+    db = await Database.open(prepared.db_path, Sealer(prepared.secret_key))
     async with db:
         await db.join(KARIN, "solvik", Role.COORDINATOR, "sakerhet", now)
         for user in (*REPORTERS, *MEMBERS):
@@ -120,7 +122,13 @@ def _plan(
 ) -> list[tuple[str, int, str]]:
     """What everyone does this run, from the database: (kind, user, text or button data)."""
     plan: list[tuple[str, int, str]] = []
-    drafts = {u: (s, d) for u, s, d in db_rows(data_dir, "SELECT user_id, step, data FROM drafts")}
+    sealer = Sealer(prepare_data_dir(data_dir).secret_key)  # drafts are keyed by member key
+    by_key = {sealer.member_key(user): user for user in REPORTERS}
+    drafts = {
+        by_key[k]: (s, d)
+        for k, s, d in db_rows(data_dir, "SELECT member_key, step, data FROM drafts")
+        if k in by_key
+    }
     for user in REPORTERS:
         if user not in drafts:
             plan.append(("text", user, "/rapportera"))

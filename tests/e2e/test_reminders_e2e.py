@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from bot.crypto import Sealer
 from bot.datadir import prepare_data_dir
 from bot.outbox import MAX_IN_FLIGHT
 from bot.storage import Role
@@ -42,7 +43,8 @@ Start = Callable[..., Awaitable[RunningBot]]
 
 async def seed(data_dir: Path, members: list[int]) -> None:
     """Members of Solvik, as if they had joined with an invite."""
-    async with await Database.open(prepare_data_dir(data_dir).db_path) as db:
+    prepared = prepare_data_dir(data_dir)
+    async with await Database.open(prepared.db_path, Sealer(prepared.secret_key)) as db:
         for user in members:
             await db.join(user, "solvik", Role.MEMBER, None, _joined())
     assert (data_dir / "secret.key").exists()

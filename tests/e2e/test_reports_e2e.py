@@ -244,9 +244,9 @@ def _audit_tables(database: Path, ref: str) -> None:
         ]
         assert {"reports", "report_links", "outbox", "pending_inputs", "drafts"} <= set(tables)
         # By design: the member, for reminders.
-        assert conn.execute(
-            "SELECT org_id, role FROM memberships WHERE user_id = ?", (REPORTER,)
-        ).fetchall() == [("solvik", "member")]
+        assert ("solvik", "member") in conn.execute(
+            "SELECT org_id, role FROM memberships"
+        ).fetchall()  # under a keyed hash of the id (tests/e2e/test_privacy_e2e.py)
         for table in tables:
             if table in ("users", "memberships"):
                 continue
@@ -288,6 +288,6 @@ def _assert_not_reporter(table: str, value: object) -> None:
 
 def _audit_log(bot: RunningBot) -> None:
     log = bot.log()
-    assert "report submitted for solvik to 1 coordinators" in log  # the log is there
+    assert "outbox: sent" in log  # the log is there (reports are counted, not logged one by one)
     for secret in _secrets():
         assert secret not in log, secret
