@@ -255,16 +255,16 @@ def _personal(ids: list[int], extra: list[str]) -> list[str]:
 
 async def _report(harness: Harness, user: int) -> str:
     await harness.send(user, "/rapportera", **WHO)
+    await harness.send(user, DESCRIPTION, **WHO)
+    await harness.press(user, callbacks.report("keep"))
+    await harness.press(user, callbacks.report("back"))
+    await harness.press(user, callbacks.report("skip.description"))
     for data in (
         "set.type.hot", "set.channel.epost", "set.month.2026-11", "set.repeated.ja",
         "set.perpetrator.kand", "set.police.planerar", "set.impact.avstod", "done.impact",
         "set.gender.kvinna",
     ):  # fmt: skip
         await harness.press(user, callbacks.report(data), first_name=WHO["first_name"])
-    await harness.send(user, DESCRIPTION, **WHO)
-    await harness.press(user, callbacks.report("keep"))
-    await harness.press(user, callbacks.report("back"))
-    await harness.press(user, callbacks.report("skip.description"))
     await harness.press(user, callbacks.report("set.contact_me.ja"))
     await harness.press(user, callbacks.report("edit"))
     await harness.press(user, callbacks.report("edit.police"))

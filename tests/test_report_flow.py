@@ -32,6 +32,9 @@ def rep(arg: str) -> str:
 async def _fill(harness: Harness, user: int, contact_me: str = "ja") -> list[Call]:
     """Fill every step with buttons and a description; returns the calls of the last step."""
     await harness.send(user, "/rapportera")
+    shown = await harness.send(user, DESCRIPTION)
+    assert "Så här sparas din text" in texts(shown)[0]
+    await harness.press(user, rep("keep"))
     for data in [
         "set.type.hot",
         "set.channel.epost",
@@ -44,9 +47,6 @@ async def _fill(harness: Harness, user: int, contact_me: str = "ja") -> list[Cal
         "set.gender.kvinna",
     ]:
         await harness.press(user, rep(data))
-    shown = await harness.send(user, DESCRIPTION)
-    assert "Så här sparas din text" in texts(shown)[0]
-    await harness.press(user, rep("keep"))
     return await harness.press(user, rep(f"set.contact_me.{contact_me}"))
 
 
@@ -81,7 +81,7 @@ async def test_a_report_reaches_every_coordinator_of_the_organisation_once(org: 
         case = [c for c in org.transport.sent_to(coordinator) if ref in (c.text or "")]
         assert len(case) == 1
         assert "Ny rapport" in case[0].result["text"]
-        assert "Hot" in case[0].result["text"] and "2026-11" in case[0].result["text"]
+        assert "Hot" in case[0].result["text"] and "november 2026" in case[0].result["text"]
         labels = [
             b["text"] for row in case[0].params["reply_markup"]["inline_keyboard"] for b in row
         ]
@@ -119,16 +119,39 @@ async def test_a_button_from_an_old_summary_is_not_applied(org: Harness) -> None
     assert not [c for c in org.transport.sent_to(COORDINATOR) if "Ny rapport" in (c.text or "")]
 
 
-async def test_cancel_deletes_the_draft(org: Harness) -> None:
+async def test_cancel_asks_before_it_deletes_the_draft(org: Harness) -> None:
     await org.send(REPORTER, "/rapportera")
+    await org.press(REPORTER, rep("skip.description"))
     await org.press(REPORTER, rep("set.type.hot"))
-    calls = await org.send(REPORTER, "/avbryt")
+    asked = await org.press(REPORTER, rep("cancel"))  # the Avbryt button: one tap loses nothing
+    assert "Vill du slänga rapporten?" in texts(asked)[0]
+    assert [d for _, d in buttons(asked)] == [rep("cancel.yes"), rep("cancel.no")]
+    assert await org.services.db.get_draft(REPORTER) is not None
+    kept = await org.press(REPORTER, rep("cancel.no"))
+    assert "finns kvar" in texts(kept)[0] and "Hur eller var" in texts(kept)[0]
+    await org.press(REPORTER, rep("cancel"))
+    calls = await org.press(REPORTER, rep("cancel.yes"))
     assert "avbruten" in texts(calls)[0]
     assert await org.services.db.get_draft(REPORTER) is None
+    again = await org.press(REPORTER, rep("cancel.yes"))  # the same button once more
+    assert "finns inte längre" in texts(again)[0]
+    assert [c.method for c in again if c.method.startswith("edit")] == []
+
+
+async def test_the_cancel_command_asks_too(org: Harness) -> None:
+    await org.send(REPORTER, "/rapportera")
+    calls = await org.send(REPORTER, "/avbryt")
+    assert "Vill du slänga rapporten?" in texts(calls)[0]
+    assert await org.services.db.get_draft(REPORTER) is not None
+    await org.press(REPORTER, rep("cancel.yes"))
+    assert await org.services.db.get_draft(REPORTER) is None
+    calls = await org.send(REPORTER, "/avbryt")
+    assert "inget att avbryta" in texts(calls)[0]
 
 
 async def test_a_half_filled_report_survives_a_restart(org: Harness) -> None:
     await org.send(REPORTER, "/rapportera")
+    await org.press(REPORTER, rep("skip.description"))
     await org.press(REPORTER, rep("set.type.nathat"))
     await org.press(REPORTER, rep("set.channel.sociala_medier"))
     settings = org.services.settings
@@ -148,7 +171,7 @@ async def test_a_half_filled_report_survives_a_restart(org: Harness) -> None:
         )
         said = [c.result["text"] for c in transport.calls("sendMessage")]
         assert "fortsätter du där du var" in said[0]
-        assert "steg 3 av 10" in said[1] and "Vilken månad" in said[1]
+        assert "steg 4 av 10" in said[1] and "Vilken månad" in said[1]
     await org.app.start()
 
 
@@ -279,3 +302,77 @@ async def test_nothing_in_the_database_file_identifies_the_reporter(org: Harness
     # The reporter is a member (for reminders), but no report row or link holds their id.
     report = await org.services.db.get_report(ref)
     assert report is not None and str(REPORTER) not in repr(report)
+
+
+async def test_the_form_opens_with_an_acknowledgement_and_the_own_words(org: Harness) -> None:
+    calls = await org.send(REPORTER, "/rapportera")
+    said = texts(calls)
+    assert said[0].startswith("Tack för att du berättar.") and "anonym" in said[0]
+    assert "steg 1 av 10" in said[1] and "med egna ord" in said[1]
+    assert ("Hoppa över", rep("skip.description")) in buttons(calls)
+
+
+async def test_an_old_send_button_never_overwrites_the_receipt(org: Harness) -> None:
+    await _fill(org, REPORTER)
+    sent = await org.press(REPORTER, rep("send"))
+    receipt = next(c for c in sent if c.method == "editMessageText")
+    assert "är skickad" in receipt.result["text"]
+    # The same Send again, pressed on the receipt's message: answered anew, nothing edited.
+    from tests.fakes import telegram_objects as tg
+
+    again = await org.update(
+        tg.callback_update(REPORTER, rep("send"), receipt.result["message_id"])
+    )
+    assert [c.method for c in again if c.method.startswith("edit")] == []
+    assert "finns inte längre" in texts(again)[0]
+
+
+async def test_text_at_a_button_step_gets_a_short_hint(org: Harness) -> None:
+    await org.send(REPORTER, "/rapportera")
+    await org.press(REPORTER, rep("skip.description"))
+    calls = await org.send(REPORTER, "var ligger knappen för mejl")
+    said = texts(calls)
+    assert len(said) == 1 and len(said[0]) < 400
+    assert said[0].startswith("Tryck på ett av alternativen, eller /avbryt.")
+    assert "Vad hände?" in said[0] and (rep("set.type.hot")) in [d for _, d in buttons(calls)]
+    draft = await org.services.db.get_draft(REPORTER)
+    assert draft is not None and draft.step == "type" and "description" not in draft.values
+
+
+async def test_danger_typed_at_a_button_step_still_gets_112_first(org: Harness) -> None:
+    await org.send(REPORTER, "/rapportera")
+    await org.press(REPORTER, rep("skip.description"))
+    await org.press(REPORTER, rep("set.type.hot"))
+    calls = await org.send(REPORTER, "han står utanför dörren med en kniv nu")
+    said = texts(calls)
+    assert "112" in said[0]
+    assert said[-1].startswith("Tryck på ett av alternativen")
+    assert await org.services.db.get_draft(REPORTER) is not None
+
+
+async def test_a_press_that_changes_nothing_is_answered_visibly(org: Harness) -> None:
+    await org.send(REPORTER, "/rapportera")
+    await org.send(REPORTER, "Det hände igen i går.")
+    await org.press(REPORTER, rep("rewrite"))
+    calls = await org.press(REPORTER, rep("rewrite"))  # the same button twice: nothing to edit
+    said = texts(calls)
+    assert said and said[0].startswith("Det här visas redan.")
+    assert "med egna ord" in said[0]
+
+
+async def test_dont_know_and_still_going_on_reach_the_coordinator(org: Harness) -> None:
+    await org.send(REPORTER, "/rapportera")
+    for data in [
+        "skip.description", "set.type.nathat", "set.channel.sociala_medier",
+        "set.month.2026-10", "set.repeated.pagar", "set.perpetrator.vet_inte",
+        "set.police.nej", "set.impact.ingen", "done.impact", "skip.gender",
+        "set.contact_me.nej",
+    ]:  # fmt: skip
+        calls = await org.press(REPORTER, rep(data))
+    assert "Pågår fortfarande" in texts(calls)[0] and "oktober 2026" in texts(calls)[0]
+    ref = _ref_of(await org.press(REPORTER, rep("send")))
+    stored = await org.services.db.get_report(ref)
+    assert stored is not None
+    assert (stored.repeated_answer(), stored.perpetrator) == ("pagar", "vet_inte")
+    case = next(c for c in org.transport.sent_to(COORDINATOR) if ref in (c.text or ""))
+    assert "Pågår fortfarande" in case.result["text"] and "Vet inte" in case.result["text"]

@@ -60,7 +60,7 @@ def case_text(report: Report, routine: Routine, lang: str, headline_key: str = "
         "type": report.type,
         "channel": report.channel,
         "month": report.month,
-        "repeated": "ja" if report.repeated else "nej",
+        "repeated": report.repeated_answer(),
         "perpetrator": report.perpetrator,
         "police": report.police,
         "gender": report.gender,

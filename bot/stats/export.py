@@ -70,7 +70,7 @@ def _field_label(field: str, code: str | None, lang: str) -> str:
 
 def report_row(report: Report, lang: str, with_text: bool) -> dict[str, str]:
     """One report as codes and labels (and its redacted description if `with_text`)."""
-    repeated = "ja" if report.repeated else "nej"
+    repeated = report.repeated_answer()
     row = {
         "month": report.month,
         "type": report.type,
