@@ -344,6 +344,8 @@ async def test_every_handler_keeps_personal_data_out_of_the_log(
     # The other organisation's coordinator tries the report.
     await h.press(OTHER_COORDINATOR, callbacks.case(f"ack.{ref}"))
     await h.press(COORDINATOR, callbacks.case(f"close.{ref}"))
+    await h.press(COORDINATOR, callbacks.case(f"closew.{ref}"))
+    await h.send(COORDINATOR, "Tack, hör av dig om det händer igen.", **WHO)
     # A second report, deleted by its reporter; a form cancelled.
     second = await _report(h, REPORTER)
     await h.press(REPORTER, callbacks.mine(f"delyes.{second}"))

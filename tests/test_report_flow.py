@@ -179,13 +179,13 @@ async def test_the_coordinator_acknowledges_and_the_others_are_told(org: Harness
     await _fill(org, REPORTER)
     ref = _ref_of(await org.press(REPORTER, rep("send")))
     calls = await org.press(COORDINATOR, callbacks.case(f"ack.{ref}"))
-    assert f"Du har kvitterat {ref}" in texts(calls)[0]
+    assert f"Du har kvitterat {ref}." in texts(calls)
     told = [c.result["text"] for c in org.transport.sent_to(SECOND_COORDINATOR)]
     assert f"Rapport {ref} kvitterades av Säkerhetssamordnare." in told
     reporter_saw = [c.result["text"] for c in org.transport.sent_to(REPORTER)]
     assert f"Din rapport {ref} har tagits emot av säkerhetssamordnaren." in reporter_saw
     again = await org.press(SECOND_COORDINATOR, callbacks.case(f"ack.{ref}"))
-    assert "redan hanterad" in texts(again)[0]
+    assert "redan kvitterad" in texts(again)[0] and "av Säkerhetssamordnare" in texts(again)[0]
 
 
 async def test_a_coordinator_of_another_organisation_can_do_nothing(org: Harness) -> None:
@@ -376,3 +376,107 @@ async def test_dont_know_and_still_going_on_reach_the_coordinator(org: Harness) 
     assert (stored.repeated_answer(), stored.perpetrator) == ("pagar", "vet_inte")
     case = next(c for c in org.transport.sent_to(COORDINATOR) if ref in (c.text or ""))
     assert "Pågår fortfarande" in case.result["text"] and "Vet inte" in case.result["text"]
+
+
+def _case_message(org: Harness, coordinator: int, ref: str) -> Call:
+    return next(c for c in org.transport.sent_to(coordinator) if ref in (c.text or ""))
+
+
+async def test_after_kvittera_the_case_message_shows_who_and_when(org: Harness) -> None:
+    await _fill(org, REPORTER)
+    ref = _ref_of(await org.press(REPORTER, rep("send")))
+    case = _case_message(org, COORDINATOR, ref)
+    assert "Status: ny" in case.result["text"]
+    # On the case message, as Telegram sends it with the press.
+    calls = await org.press(COORDINATOR, callbacks.case(f"ack.{ref}"), message=case.result)
+    edited = next(c for c in calls if c.method == "editMessageText")
+    assert edited.params["message_id"] == case.result["message_id"]
+    shown = edited.result["text"]
+    assert "Status: kvitterad 24/11 10:00 av Säkerhetssamordnare" in shown
+    assert "Ny rapport" not in shown and f"Rapport {ref}" in shown
+    assert "Anna" not in shown and "anna_politiker" not in shown
+    assert [b for b, _ in buttons(calls)] == ["Svara", "Stäng"]
+    # /arenden's detail says the same.
+    await org.send(COORDINATOR, "/arenden")
+    detail = await org.press(COORDINATOR, callbacks.case(f"show.{ref}"))
+    assert "Status: kvitterad 24/11 10:00 av Säkerhetssamordnare" in texts(detail)[0]
+
+
+async def test_an_old_kvittera_answers_with_the_status_and_updates_its_message(
+    org: Harness,
+) -> None:
+    await _fill(org, REPORTER)
+    ref = _ref_of(await org.press(REPORTER, rep("send")))
+    await org.press(COORDINATOR, callbacks.case(f"ack.{ref}"))
+    case = _case_message(org, SECOND_COORDINATOR, ref)
+    from tests.fakes import telegram_objects as tg
+
+    calls = await org.update(
+        tg.callback_update(
+            SECOND_COORDINATOR,
+            callbacks.case(f"ack.{ref}"),
+            case.result["message_id"],
+            message=case.result,
+        )
+    )
+    assert "är redan kvitterad 24/11 10:00 av Säkerhetssamordnare" in texts(calls)[0]
+    edited = [c for c in calls if c.method == "editMessageText"]
+    assert edited and "Status: kvitterad" in edited[0].result["text"]
+
+
+async def test_stang_asks_first_and_can_be_undone(org: Harness) -> None:
+    await _fill(org, REPORTER)
+    ref = _ref_of(await org.press(REPORTER, rep("send")))
+    asked = await org.press(COORDINATOR, callbacks.case(f"close.{ref}"))
+    assert f"Stänga {ref}?" in texts(asked)[0]
+    assert [b for b, _ in buttons(asked)] == ["Skriv hälsning", "Stäng nu", "Ångra"]
+    kept = await org.press(COORDINATOR, callbacks.case(f"closeno.{ref}"))
+    assert "fortfarande öppen" in texts(kept)[0]
+    report = await org.services.db.get_report(ref)
+    assert report is not None and report.state.value == "new"
+
+
+async def test_a_last_word_reaches_the_reporter_with_a_humane_ending(org: Harness) -> None:
+    await _fill(org, REPORTER)
+    ref = _ref_of(await org.press(REPORTER, rep("send")))
+    await org.press(COORDINATOR, callbacks.case(f"close.{ref}"))
+    asked = await org.press(COORDINATOR, callbacks.case(f"closew.{ref}"))
+    assert "sista ord" in texts(asked)[0]
+    report = await org.services.db.get_report(ref)
+    assert report is not None and report.state.value == "new"  # not until the word is sent
+    done = await org.send(COORDINATOR, "Ta hand om dig. Ring mig om det händer igen.")
+    assert f"Du har stängt {ref}" in texts(done)[0]
+    ending = [t for t in texts(org.transport.sent_to(REPORTER)) if "avslutad" in t]
+    assert len(ending) == 1
+    assert "Ta hand om dig. Ring mig om det händer igen." in ending[0]
+    assert "Tack för att du berättade" in ending[0] and "112" in ending[0]
+    told = texts(org.transport.sent_to(SECOND_COORDINATOR))
+    assert f"Rapport {ref} stängdes av Säkerhetssamordnare." in told
+    # Stale buttons say what is true now.
+    late = await org.press(SECOND_COORDINATOR, callbacks.case(f"reply.{ref}"))
+    assert f"Rapport {ref} är stängd" in texts(late)[0] and "svara" in texts(late)[0]
+    late = await org.press(SECOND_COORDINATOR, callbacks.case(f"ack.{ref}"))
+    assert "är redan stängd 24/11 10:00" in texts(late)[0]
+    late = await org.press(COORDINATOR, callbacks.case(f"closeok.{ref}"))
+    assert "är redan stängd" in texts(late)[0]
+
+
+async def test_closing_without_a_word_still_ends_kindly(org: Harness) -> None:
+    await _fill(org, REPORTER)
+    ref = _ref_of(await org.press(REPORTER, rep("send")))
+    await org.press(COORDINATOR, callbacks.case(f"close.{ref}"))
+    await org.press(COORDINATOR, callbacks.case(f"closeok.{ref}"))
+    ending = [t for t in texts(org.transport.sent_to(REPORTER)) if "avslutad" in t]
+    assert len(ending) == 1 and "Tack för att du berättade" in ending[0]
+    report = await org.services.db.get_report(ref)
+    assert report is not None and report.state.value == "closed"
+
+
+async def test_closing_a_report_without_contact_says_the_reporter_gets_nothing(
+    org: Harness,
+) -> None:
+    await _fill(org, REPORTER, contact_me="nej")
+    ref = _ref_of(await org.press(REPORTER, rep("send")))
+    asked = await org.press(COORDINATOR, callbacks.case(f"close.{ref}"))
+    assert "får inget meddelande" in texts(asked)[0]
+    assert [b for b, _ in buttons(asked)] == ["Stäng nu", "Ångra"]

@@ -83,6 +83,7 @@ async def _a_working_day(harness: Harness) -> None:
     to_coordinator = texts(harness.transport.sent_to(COORDINATOR))
     assert any("Svar från den som rapporterade" in text for text in to_coordinator)
     await harness.press(COORDINATOR, callbacks.case(f"close.{ref}"))
+    await harness.press(COORDINATOR, callbacks.case(f"closeok.{ref}"))
     await harness.send(REPORTER, "/glom")
     await harness.press(REPORTER, callbacks.forget(True))
     services = harness.services
