@@ -49,6 +49,29 @@ SITUATION_TYPES = {
 }
 # Months are written out ("september 2026"), so two to a row, like the other long labels.
 _COLUMNS = {"type": 2, "channel": 2, "month": 2, "impact": 1, "gender": 2}
+# The longest label a phone shows whole, by buttons in the row; Telegram cuts a longer one
+# with "…" (about 45 characters across a 360 dp screen, less the buttons' padding).
+MAX_LABEL = {1: 48, 2: 18, 3: 11}
+
+
+def pack(buttons: list[InlineKeyboardButton], width: int) -> list[list[InlineKeyboardButton]]:
+    """Buttons in rows of `width`; a label too long to share a row gets a row of its own."""
+    rows: list[list[InlineKeyboardButton]] = []
+    row: list[InlineKeyboardButton] = []
+    for button in buttons:
+        if width > 1 and len(button.text) > MAX_LABEL[min(width, 3)]:
+            if row:
+                rows.append(row)
+                row = []
+            rows.append([button])
+            continue
+        row.append(button)
+        if len(row) == width:
+            rows.append(row)
+            row = []
+    if row:
+        rows.append(row)
+    return rows
 
 
 def report_button(situation_id: str, lang: str) -> InlineKeyboardButton:
@@ -87,8 +110,7 @@ def _choice_rows(
         )
         for code in codes
     ]
-    width = _COLUMNS.get(field, 2)
-    return [buttons[i : i + width] for i in range(0, len(buttons), width)]
+    return pack(buttons, _COLUMNS.get(field, 2))
 
 
 def render_step(draft: Draft, lang: str, today: date) -> tuple[Html, InlineKeyboardMarkup]:
@@ -185,7 +207,7 @@ def render_edit_menu(draft: Draft, lang: str) -> tuple[Html, InlineKeyboardMarku
         )
         for f in fields
     ]
-    rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+    rows = pack(buttons, 2)
     rows.append(
         [
             InlineKeyboardButton(
