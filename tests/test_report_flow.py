@@ -480,3 +480,20 @@ async def test_closing_a_report_without_contact_says_the_reporter_gets_nothing(
     asked = await org.press(COORDINATOR, callbacks.case(f"close.{ref}"))
     assert "får inget meddelande" in texts(asked)[0]
     assert [b for b, _ in buttons(asked)] == ["Stäng nu", "Ångra"]
+
+
+async def test_kvittera_under_a_relayed_answer_leaves_that_answer_as_it_is(org: Harness) -> None:
+    await _fill(org, REPORTER)
+    ref = _ref_of(await org.press(REPORTER, rep("send")))
+    await org.press(COORDINATOR, callbacks.case(f"reply.{ref}"))
+    await org.send(COORDINATOR, "Hej, hur mår du?")
+    await org.press(REPORTER, callbacks.relay(f"answer.{ref}"))
+    await org.send(REPORTER, "Bättre nu, tack.")
+    answer = next(
+        c
+        for c in org.transport.sent_to(COORDINATOR)
+        if "Svar från den som rapporterade" in (c.text or "")
+    )
+    calls = await org.press(COORDINATOR, callbacks.case(f"ack.{ref}"), message=answer.result)
+    assert [c for c in calls if c.method == "editMessageText"] == []
+    assert f"Du har kvitterat {ref}." in texts(calls)
