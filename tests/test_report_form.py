@@ -133,3 +133,15 @@ def test_every_step_renders_with_cancel_and_labels_in_both_languages() -> None:
             assert text
             flat = [b.callback_data for row in markup.inline_keyboard for b in row]
             assert "rep:cancel" in flat
+
+
+def test_after_the_own_words_the_form_goes_on_where_it_was() -> None:
+    draft = _filled()
+    draft.editing = False
+    draft.step = "description"  # Back all the way, or a draft saved by an older version
+    assert apply(draft, "skip", "description")
+    assert draft.step == "summary"
+    del draft.values["police"]
+    draft.step = "description"
+    assert apply(draft, "skip", "description")
+    assert draft.step == "police"

@@ -369,10 +369,15 @@ def _advance(draft: Draft) -> None:
     if draft.editing:
         draft.step = "summary"
         return
+    if draft.step == "description":
+        # The own words come first; after them, the first question not yet answered: the type
+        # is passed over when the situation filled it in (Back still reaches it), and a draft
+        # answered further (Back to the description, or saved by an older version) goes on
+        # where it was.
+        missing = model.missing_steps(draft)
+        draft.step = missing[0] if missing else "summary"
+        return
     draft.step = STEPS[min(STEPS.index(draft.step) + 1, len(STEPS) - 1)]
-    if draft.step == "type" and draft.values.get("type") in model.TYPES:
-        # Pre-filled from the situation the report started from: Back still reaches it.
-        _advance(draft)
 
 
 async def tap_an_option(update: Update, context: TryggContext, p: Profile, draft: Draft) -> None:
