@@ -3,12 +3,15 @@ real handlers: what each side sees, what is stored, and what must never be store
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import replace
 
 import pytest
 
 from bot.app import build_application, running
 from bot.handlers import callbacks
+from bot.stats.export import write_reports_csv
 from bot.transport import Call, RecordingRequest
 from tests.conftest import Harness, buttons, html, texts
 
@@ -497,3 +500,28 @@ async def test_kvittera_under_a_relayed_answer_leaves_that_answer_as_it_is(org: 
     calls = await org.press(COORDINATOR, callbacks.case(f"ack.{ref}"), message=answer.result)
     assert [c for c in calls if c.method == "editMessageText"] == []
     assert f"Du har kvitterat {ref}." in texts(calls)
+
+
+async def test_a_month_not_known_is_said_so_and_counted_when_it_was_sent(org: Harness) -> None:
+    await org.send(REPORTER, "/rapportera")
+    for data in ["skip.description", "set.type.hot", "set.channel.brev"]:
+        shown = await org.press(REPORTER, rep(data))
+    assert ("Vet inte", rep("set.month.vet_inte")) in buttons(shown)
+    for data in [
+        "set.month.vet_inte", "set.repeated.nej", "set.perpetrator.okand", "set.police.nej",
+        "set.impact.ingen", "done.impact", "skip.gender", "set.contact_me.nej",
+    ]:  # fmt: skip
+        summary = await org.press(REPORTER, rep(data))
+    assert "Månad: Vet inte" in texts(summary)[0]
+    ref = _ref_of(await org.press(REPORTER, rep("send")))
+    stored = await org.services.db.get_report(ref)
+    assert stored is not None
+    assert (stored.month, stored.month_code) == ("2026-11", "vet_inte")
+    case = next(c for c in org.transport.sent_to(COORDINATOR) if ref in (c.text or ""))
+    assert "Månad: Vet inte" in case.result["text"]
+    counts = await org.services.db.reports_between("solvik", "2026-11", "2026-11")
+    assert [r.ref for r in counts] == [ref]
+    out = io.StringIO()
+    write_reports_csv(counts, out, "sv")
+    [row] = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert (row["month"], row["month_known"]) == ("2026-11", "nej")

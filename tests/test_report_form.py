@@ -115,7 +115,8 @@ def test_months_offered_are_the_last_twelve() -> None:
 def test_months_are_shown_in_words_and_odd_values_do_not_fail() -> None:
     assert label("month", "2026-10", "sv") == "oktober 2026"
     assert label("month", "2026-10", "en") == "October 2026"
-    assert label("month", "vet_inte", "sv") == "vet_inte"
+    assert label("month", "vet_inte", "sv") == "Vet inte"
+    assert label("month", "nonsense", "sv") == "nonsense"
     assert label("month", "2026-13", "sv") == "2026-13"
     draft = Draft(org_id="solvik", step="month")
     _, markup = render_step(draft, "sv", date(2026, 11, 24))

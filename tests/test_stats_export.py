@@ -84,7 +84,8 @@ def test_the_workbook_reads_back_with_the_suppressed_summary() -> None:
     sheet = book["Rapporter"]
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[0][-1] == "description" and len(rows) == 11
-    formula = next(c for c in sheet["R"] if c.value and str(c.value).startswith("=cmd"))
+    column = openpyxl.utils.get_column_letter(rows[0].index("description") + 1)
+    formula = next(c for c in sheet[column] if c.value and str(c.value).startswith("=cmd"))
     assert formula.data_type == "s"  # text, not a formula
 
 

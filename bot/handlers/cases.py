@@ -82,7 +82,7 @@ def case_text(report: Report, routine: Routine, lang: str, headline_key: str = "
     values: dict[str, object] = {
         "type": report.type,
         "channel": report.channel,
-        "month": report.month,
+        "month": report.month_code or report.month,
         "repeated": report.repeated_answer(),
         "perpetrator": report.perpetrator,
         "police": report.police,

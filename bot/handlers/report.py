@@ -123,7 +123,7 @@ def render_step(draft: Draft, lang: str, today: date) -> tuple[Html, InlineKeybo
     question = t(f"report.ask.{step}", lang)
     rows: list[list[InlineKeyboardButton]] = []
     if step == "month":
-        rows = _choice_rows("month", months(today), draft, lang)
+        rows = _choice_rows("month", [*months(today), model.MONTH_UNKNOWN], draft, lang)
     elif step == "description":
         if draft.values.get("description"):
             question = t("report.description_shown", lang, redacted=draft.values["description"])
@@ -414,7 +414,7 @@ def apply(draft: Draft, verb: str, rest: str) -> bool | None:
         if field != draft.step:
             return None
         if field == "month":
-            if len(code) != 7 or code[4] != "-":
+            if code != model.MONTH_UNKNOWN and (len(code) != 7 or code[4] != "-"):
                 return None
             draft.values["month"] = code
         elif code not in CHOICES.get(field, ()):

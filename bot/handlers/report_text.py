@@ -27,6 +27,8 @@ def month_name(month: str, lang: str) -> str:
 
 def label(field: str, code: str, lang: str) -> str:
     if field == "month":
+        if code == model.MONTH_UNKNOWN:
+            return t("field.month.vet_inte", lang)
         return month_name(code, lang)
     return t(f"field.{field}.{code}", lang)
 
@@ -56,5 +58,5 @@ def report_line(report: Report, lang: str) -> str:
     """One line of a list of reports: reference, type, month and state; nothing personal."""
     kind = t(f"field.type.{report.type}", lang)
     state = t(f"case.state.{report.state.value}", lang)
-    month = label("month", report.month, lang)
+    month = label("month", report.month_code or report.month, lang)
     return f"• <b>{escape(report.ref)}</b> {escape(kind)}, {escape(month)} – {escape(state)}"

@@ -47,6 +47,10 @@ CHOICES: dict[str, tuple[str, ...]] = {
 }
 OPTIONAL_STEPS = frozenset({"gender", "description"})
 MONTHS_OFFERED = 12
+# "Don't know when": memory of dates often fails after a frightening event. Such a report is
+# stored under the month it was sent (statistics need a month; the incident was then or before)
+# with `month_code` saying the month is not the incident's.
+MONTH_UNKNOWN = "vet_inte"
 DESCRIPTION_LIMIT = 2000
 
 # Crockford-style alphabet without 0/O, 1/I/L, U: a reference read over the phone stays clear.
@@ -109,6 +113,8 @@ class Report:
     # The answer to "has it happened more than once?" as its code (REPEATED); None for reports
     # stored before "pagar" and "vet_inte" existed, whose answer `repeated` holds.
     repeated_code: str | None = None
+    # MONTH_UNKNOWN when the reporter did not know the month: `month` is then when it was sent.
+    month_code: str | None = None
 
     def repeated_answer(self) -> str:
         """The code of the answer about repetition: ja, nej, pagar or vet_inte."""
@@ -120,13 +126,14 @@ class Report:
 def report_from_draft(draft: Draft, ref: str, now: datetime) -> Report:
     """The report a complete draft becomes; id 0 until stored."""
     v = draft.values
+    unknown = v["month"] == MONTH_UNKNOWN
     return Report(
         id=0,
         ref=ref,
         org_id=draft.org_id,
         type=v["type"],
         channel=v["channel"],
-        month=v["month"],
+        month=f"{now:%Y-%m}" if unknown else v["month"],
         repeated=v["repeated"] in ("ja", "pagar"),
         perpetrator=v["perpetrator"],
         police=v["police"],
@@ -137,6 +144,7 @@ def report_from_draft(draft: Draft, ref: str, now: datetime) -> Report:
         state=State.NEW,
         created_at=now,
         repeated_code=v["repeated"],
+        month_code=MONTH_UNKNOWN if unknown else None,
     )
 
 

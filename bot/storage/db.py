@@ -288,7 +288,7 @@ _FORGET_USER: tuple[str, ...] = (
 _REPORT_COLUMNS = (
     "id, ref, org_id, type, channel, month, repeated, perpetrator, police, impacts, gender,"
     " description, contact_me, state, created_at, acknowledged_at, acknowledged_by, closed_at,"
-    " reminded_at, escalated_at, repeated_code"
+    " reminded_at, escalated_at, repeated_code, month_code"
 )
 _REPORT_COLUMNS_R = ", ".join(f"r.{c.strip()}" for c in _REPORT_COLUMNS.split(","))
 
@@ -297,10 +297,12 @@ _REPORT_COLUMNS_R = ", ".join(f"r.{c.strip()}" for c in _REPORT_COLUMNS.split(",
 _INSERT_REPORT = f"""
 INSERT INTO reports (ref, org_id, type, channel, month, repeated, perpetrator, police, impacts,
                      gender, description, contact_me, state, created_at, acknowledged_at,
-                     acknowledged_by, closed_at, reminded_at, escalated_at, repeated_code)
+                     acknowledged_by, closed_at, reminded_at, escalated_at, repeated_code,
+                     month_code)
 VALUES (:ref, :org_id, :type, :channel, :month, :repeated, :perpetrator, :police, :impacts,
         :gender, :description, :contact_me, :state, :created_at, :acknowledged_at,
-        :acknowledged_by, :closed_at, :reminded_at, :escalated_at, :repeated_code)
+        :acknowledged_by, :closed_at, :reminded_at, :escalated_at, :repeated_code,
+        :month_code)
 ON CONFLICT (ref) DO NOTHING
 RETURNING {_REPORT_COLUMNS}
 """
@@ -488,6 +490,7 @@ def _report(row: aiosqlite.Row) -> Report:
         reminded_at=_opt_time(row["reminded_at"]),
         escalated_at=_opt_time(row["escalated_at"]),
         repeated_code=row["repeated_code"],
+        month_code=row["month_code"],
     )
 
 
@@ -516,6 +519,7 @@ def _report_params(report: Report) -> dict[str, Any]:
         "reminded_at": _opt_db_time(report.reminded_at),
         "escalated_at": _opt_db_time(report.escalated_at),
         "repeated_code": report.repeated_code,
+        "month_code": report.month_code,
     }
 
 

@@ -251,11 +251,14 @@ SELECT org_id, month, dim, code, COUNT(*) FROM (
 GROUP BY org_id, month, dim, code;
 """
 
-# The answer about repetition as its code, now that it can be "still going on" or "don't know"
-# as well as yes or no. `repeated` stays (1 for ja and pagar) so older readers still work.
+# "Don't know" and "still going on" as answers. The answer about repetition as its code;
+# `repeated` stays (1 for ja and pagar) so older readers still work. A month the reporter did
+# not know: `month` holds the month the report was sent, `month_code` says so.
 _V5_REPEATED_CODE = """
 ALTER TABLE reports ADD COLUMN repeated_code TEXT
     CHECK (repeated_code IS NULL OR repeated_code IN ('ja', 'nej', 'pagar', 'vet_inte'));
+ALTER TABLE reports ADD COLUMN month_code TEXT
+    CHECK (month_code IS NULL OR month_code IN ('vet_inte'));
 """
 
 MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5_REPEATED_CODE)
