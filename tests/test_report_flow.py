@@ -525,3 +525,14 @@ async def test_a_month_not_known_is_said_so_and_counted_when_it_was_sent(org: Ha
     write_reports_csv(counts, out, "sv")
     [row] = list(csv.DictReader(io.StringIO(out.getvalue())))
     assert (row["month"], row["month_known"]) == ("2026-11", "nej")
+
+
+async def test_cancel_during_a_reply_or_a_last_word_drops_only_that(org: Harness) -> None:
+    await _fill(org, REPORTER)
+    ref = _ref_of(await org.press(REPORTER, rep("send")))
+    await org.press(COORDINATOR, callbacks.case(f"close.{ref}"))
+    await org.press(COORDINATOR, callbacks.case(f"closew.{ref}"))
+    calls = await org.send(COORDINATOR, "/avbryt")
+    assert texts(calls) == ["Meddelandet du skulle skriva är avbrutet."]
+    report = await org.services.db.get_report(ref)
+    assert report is not None and report.state.value == "new"  # still open
