@@ -388,13 +388,16 @@ def _layout(card: Card, scale: float, important: int) -> _Layout:
 
 
 def _fit(card: Card) -> _Layout:
-    """The largest type that fits, dropping important numbers from the end before shrinking."""
+    """The largest type that fits, dropping important numbers from the end before shrinking:
+    down to two of them while the type is large, to one below 0.8 (small type on a lock screen
+    costs more than a second important number), to none only at the smallest type."""
     limit = HEIGHT - BOTTOM_RESERVE
     scale = 1.0
     while True:
+        keep = min(2 if scale >= 0.8 else 1, len(card.important))
         for important in range(len(card.important), -1, -1):
             layout = _layout(card, scale, important)
-            if layout.y <= limit and (important >= min(2, len(card.important)) or scale <= 0.6):
+            if layout.y <= limit and (important >= keep or scale <= 0.6):
                 return layout
         if scale <= 0.6:
             return _layout(card, scale, 0)
