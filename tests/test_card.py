@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.health.card import (
+    CLOCK_RESERVE,
     HEIGHT,
     WIDTH,
     CardCache,
@@ -139,3 +140,37 @@ def test_the_cache_keeps_a_card_until_the_routine_object_changes(
     cache.put("b", "sv", solvik, card)
     assert cache.get("solvik", "sv", solvik) is None  # least recently used, dropped
     assert cache.stored == 3
+
+
+def test_notes_are_shortened_at_a_word_never_inside_one() -> None:
+    from bot.health.card import _font
+
+    font = _font(34, False)
+    text = "Finns i din partiförenings medlemsinformation, annars vet din gruppledare. " * 4
+    lines = wrap(text, font, 600, 2)
+    assert lines[-1].endswith(" …")
+    words = set(text.split())
+    for line in lines:
+        assert all(word in words for word in line.removesuffix(" …").split()), line
+
+
+def test_the_top_is_left_free_for_the_lock_screen_clock(registry: RoutineRegistry) -> None:
+    for source in (routine(registry, "solvik"), routine(registry, "region-norrmark")):
+        for lang in ("sv", "en"):
+            rendered = render_card(build_card(source, lang))
+            assert rendered.top >= CLOCK_RESERVE >= HEIGHT // 4
+
+
+def test_the_party_contact_has_its_hint_in_a_place_of_its_own(registry: RoutineRegistry) -> None:
+    card = build_card(routine(registry, "solvik"), "sv")
+    [hint] = card.hints
+    assert hint.name == "Ditt partis säkerhetsansvarige"
+    assert hint.hint.startswith("Finns i din partiförenings medlemsinformation")
+    party = next(s.contact for s in card.steps if s.contact and "partis" in s.contact.name)
+    assert party.number is None and party.detail is None  # the hint is not squeezed under it
+    drawn = render_card(card).drawn
+    assert "Ditt partis säkerhetsansvarige" in drawn
+    whole = " ".join(drawn)
+    assert "Partiet har huvudansvaret för ditt stöd." in whole  # all of it, not cut
+    assert card.then == "Efter 112" and "Sedan" not in drawn
+    assert build_card(routine(registry, "solvik"), "en").then == "After 112"

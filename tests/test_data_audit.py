@@ -151,6 +151,7 @@ async def test_a_whole_run_leaves_no_id_name_or_username_in_the_data_directory(
     assert await h.services.db.is_blocked(SECOND_COORDINATOR)
     await h.press(COORDINATOR, callbacks.case(f"ack.{ref}"))
     await h.press(COORDINATOR, callbacks.case(f"close.{ref}"))
+    await h.press(COORDINATOR, callbacks.case(f"closeok.{ref}"))
     await h.services.outbox.send_due(h.app.bot)
     assert [c for c in h.transport.sent_to(COORDINATOR) if "vill visa vem" in (c.text or "")]
 
@@ -450,6 +451,7 @@ async def test_a_close_ends_the_queue_and_the_reminder_keys_of_the_report(
     ref, report_id = await _report_with_everything_queued(h)
     h.transport.clear_faults()
     await h.press(COORDINATOR, callbacks.case(f"close.{ref}"))
+    await h.press(COORDINATOR, callbacks.case(f"closeok.{ref}"))
     await h.services.outbox.send_due(h.app.bot)  # the reporter is told, then the link goes
     h.transport.clear()
     h.clock.advance(timedelta(minutes=30))

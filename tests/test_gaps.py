@@ -275,7 +275,7 @@ def test_the_report_in_words(luckby: Routine) -> None:
     report = health_report(luckby, set(), date(2026, 1, 1))
     sv = render_report(report, luckby, "sv", markup=False)
     assert "Luckby kommun (test) – rutinens hälsa" in sv
-    assert "• Akut fara: alltid någon att nå" in sv
+    assert "• Övriga situationer (1): alltid någon att nå" in sv and "Akut fara" not in sv
     assert (
         "• Bara kontorstid: 128 h i veckan utan kontakt – "
         "mån–fre 00:00–08:00; mån–fre 16:00–24:00; lör–sön 00:00–24:00"

@@ -146,9 +146,9 @@ async def _report(harness: Harness, user: int) -> str:
     """`user` fills in a report, asks to be contacted, and sends it; returns its reference."""
     await harness.send(user, "/rapportera")
     for data in (
-        "set.type.hot", "set.channel.epost", "set.month.2026-11", "set.repeated.ja",
-        "set.perpetrator.kand", "set.police.planerar", "set.impact.avstod", "done.impact",
-        "skip.gender", "skip.description", "set.contact_me.ja",
+        "skip.description", "set.type.hot", "set.channel.epost", "set.month.2026-11",
+        "set.repeated.ja", "set.perpetrator.kand", "set.police.planerar", "set.impact.avstod",
+        "done.impact", "skip.gender", "set.contact_me.ja",
     ):  # fmt: skip
         await harness.press(user, callbacks.report(data))
     sent = await harness.press(user, callbacks.report("send"))

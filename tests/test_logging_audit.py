@@ -255,16 +255,16 @@ def _personal(ids: list[int], extra: list[str]) -> list[str]:
 
 async def _report(harness: Harness, user: int) -> str:
     await harness.send(user, "/rapportera", **WHO)
+    await harness.send(user, DESCRIPTION, **WHO)
+    await harness.press(user, callbacks.report("keep"))
+    await harness.press(user, callbacks.report("back"))
+    await harness.press(user, callbacks.report("skip.description"))
     for data in (
         "set.type.hot", "set.channel.epost", "set.month.2026-11", "set.repeated.ja",
         "set.perpetrator.kand", "set.police.planerar", "set.impact.avstod", "done.impact",
         "set.gender.kvinna",
     ):  # fmt: skip
         await harness.press(user, callbacks.report(data), first_name=WHO["first_name"])
-    await harness.send(user, DESCRIPTION, **WHO)
-    await harness.press(user, callbacks.report("keep"))
-    await harness.press(user, callbacks.report("back"))
-    await harness.press(user, callbacks.report("skip.description"))
     await harness.press(user, callbacks.report("set.contact_me.ja"))
     await harness.press(user, callbacks.report("edit"))
     await harness.press(user, callbacks.report("edit.police"))
@@ -346,6 +346,8 @@ async def test_every_handler_keeps_personal_data_out_of_the_log(
     # The other organisation's coordinator tries the report.
     await h.press(OTHER_COORDINATOR, callbacks.case(f"ack.{ref}"))
     await h.press(COORDINATOR, callbacks.case(f"close.{ref}"))
+    await h.press(COORDINATOR, callbacks.case(f"closew.{ref}"))
+    await h.send(COORDINATOR, "Tack, hör av dig om det händer igen.", **WHO)
     # A second report, deleted by its reporter; a form cancelled.
     second = await _report(h, REPORTER)
     await h.press(REPORTER, callbacks.mine(f"delyes.{second}"))

@@ -64,14 +64,14 @@ async def _a_working_day(harness: Harness) -> None:
     await harness.join(COORDINATOR, "solvik", role="coordinator", contact="sakerhet")
     await harness.join(REPORTER, "solvik")
     await harness.send(REPORTER, "/rapportera")
+    await harness.send(REPORTER, "Någon skrev till mig på Storgatan 12.")
+    await harness.press(REPORTER, callbacks.report("keep"))
     for data in (
         "set.type.hot", "set.channel.epost", "set.month.2026-11", "set.repeated.ja",
         "set.perpetrator.kand", "set.police.planerar", "set.impact.avstod", "done.impact",
         "skip.gender",
     ):  # fmt: skip
         await harness.press(REPORTER, callbacks.report(data))
-    await harness.send(REPORTER, "Någon skrev till mig på Storgatan 12.")
-    await harness.press(REPORTER, callbacks.report("keep"))
     await harness.press(REPORTER, callbacks.report("set.contact_me.ja"))
     sent = await harness.press(REPORTER, callbacks.report("send"))
     ref = next(t.split("Referens: ")[1].split()[0] for t in texts(sent) if "Referens:" in t)
@@ -84,6 +84,7 @@ async def _a_working_day(harness: Harness) -> None:
     to_coordinator = texts(harness.transport.sent_to(COORDINATOR))
     assert any("Svar från den som rapporterade" in text for text in to_coordinator)
     await harness.press(COORDINATOR, callbacks.case(f"close.{ref}"))
+    await harness.press(COORDINATOR, callbacks.case(f"closeok.{ref}"))
     await harness.send(REPORTER, "/glom")
     await harness.press(REPORTER, callbacks.forget(True))
     services = harness.services

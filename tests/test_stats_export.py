@@ -84,7 +84,8 @@ def test_the_workbook_reads_back_with_the_suppressed_summary() -> None:
     sheet = book["Rapporter"]
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[0][-1] == "description" and len(rows) == 11
-    formula = next(c for c in sheet["R"] if c.value and str(c.value).startswith("=cmd"))
+    column = openpyxl.utils.get_column_letter(rows[0].index("description") + 1)
+    formula = next(c for c in sheet[column] if c.value and str(c.value).startswith("=cmd"))
     assert formula.data_type == "s"  # text, not a formula
 
 
@@ -135,3 +136,23 @@ def test_long_tables_are_split_between_messages_never_inside_one() -> None:
         assert len(split_html(message)) == 1  # Telegram gets it whole
         assert message.count("<pre>") == message.count("</pre>")
     assert sum(m.count("kommun-") for m in messages) == 120
+
+
+def test_dont_know_and_still_going_on_are_exported_and_counted() -> None:
+    unsure = [
+        replace(report("solvik", "2026-05"), repeated=True, repeated_code="pagar"),
+        replace(report("solvik", "2026-05"), perpetrator="vet_inte", repeated_code="vet_inte"),
+        replace(report("solvik", "2026-05"), repeated=True),  # stored before the codes existed
+    ]
+    out = io.StringIO()
+    assert write_reports_csv(unsure, out, "sv") == 3
+    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert [r["repeated"] for r in rows] == ["pagar", "vet_inte", "ja"]
+    assert [r["repeated_label"] for r in rows] == ["Pågår fortfarande", "Vet inte", "Upprepat"]
+    assert rows[1]["perpetrator_label"] == "Vet inte"
+    english = io.StringIO()
+    write_reports_csv(unsure, english, "en")
+    assert "Still going on" in english.getvalue() and "Don't know" in english.getvalue()
+    view = build_view("Solviks kommun", "solvik", counts_from_reports(unsure), WINDOWS, 3)
+    assert view.total(WINDOWS[0]).value == 3
+    assert xlsx_bytes(view, unsure, "sv")[:2] == b"PK"

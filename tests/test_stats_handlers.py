@@ -192,3 +192,23 @@ async def test_the_chart_is_a_real_picture(harness: Harness) -> None:
     await harness.join(ANNA, "solvik", role="coordinator", contact="sakerhet")
     [photo] = of(await harness.send(ANNA, "/statistik"), "sendPhoto")
     assert photo.params["photo"]["size"] > 30_000
+
+
+async def test_too_few_reports_are_one_sentence_without_a_chart(
+    harness: Harness, drawn: Drawn
+) -> None:
+    db = harness.services.db
+    await db.submit_report(report("solvik", "2026-05"), None, [], 1, harness.clock())
+    await harness.join(ANNA, "solvik", role="coordinator", contact="sakerhet")
+    calls = await harness.send(ANNA, "/statistik")
+    said = texts(calls)
+    assert said == [
+        "För få rapporter för statistik ännu: färre än 3 de senaste 12 månaderna, och så små"
+        " tal kan peka ut någon."
+    ]
+    assert of(calls, "sendPhoto") == [] and drawn.charts == []
+    english = texts(await harness.send(ANNA, "/stats", language_code="en"))
+    assert len(english) == 1 and english[0].startswith("Too few reports for statistics yet")
+    # With none at all, the same one sentence.
+    await harness.join(CARL, "region-norrmark", role="coordinator", contact="samordnare")
+    assert texts(await harness.send(CARL, "/statistik"))[0].startswith("För få rapporter")

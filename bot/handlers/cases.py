@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from telegram import Update
+from telegram import Message, Update
+from telegram.error import BadRequest
 
 from bot import activity
 from bot.context import Services, TryggContext
@@ -24,7 +26,7 @@ from bot.fragments import phone_link
 from bot.handlers import callbacks
 from bot.handlers.common import Profile, is_private, markup, profile, reply
 from bot.handlers.report_text import report_line, summary_lines
-from bot.i18n import DEFAULT_LANGUAGE, Html, t
+from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES, Html, t
 from bot.outbox import message
 from bot.reports.access import expectation, may_act, receiving_contact_ids
 from bot.reports.anonymise import anonymise
@@ -77,13 +79,32 @@ def _button(text: str, data: str) -> dict[str, str]:
 # --- the case message ----------------------------------------------------------------------
 
 
+def _when(moment: datetime, routine: Routine) -> str:
+    """The day, short enough for a phone: `2/12`. Storage keeps when a report was acknowledged
+    or closed only as its day (a time could help date the report to a person), so no hour."""
+    return f"{moment.day}/{moment.month}"
+
+
+def case_state(report: Report, routine: Routine, lang: str) -> Html:
+    """The report's status: acknowledged by whom (a contact's role, never a person) and when."""
+    if report.state == State.ACKNOWLEDGED and report.acknowledged_at is not None:
+        contact = routine.contacts.get(report.acknowledged_by or "")
+        who = contact.name.get(lang) if contact else t("case.someone", lang)
+        when = _when(report.acknowledged_at, routine)
+        return t("case.state.acknowledged_by", lang, contact=who, when=when)
+    if report.state == State.CLOSED and report.closed_at is not None:
+        return t("case.state.closed_at", lang, when=_when(report.closed_at, routine))
+    return t(f"case.state.{report.state.value}", lang)
+
+
 def case_text(report: Report, routine: Routine, lang: str, headline_key: str = "case.new") -> Html:
-    """A report as a coordinator reads it: codes as labels, the redacted description."""
+    """A report as a coordinator reads it: codes as labels, the redacted description, and its
+    status as it is now (the headline says "new" only while it is)."""
     values: dict[str, object] = {
         "type": report.type,
         "channel": report.channel,
-        "month": report.month,
-        "repeated": "ja" if report.repeated else "nej",
+        "month": report.month_code or report.month,
+        "repeated": report.repeated_answer(),
         "perpetrator": report.perpetrator,
         "police": report.police,
         "gender": report.gender,
@@ -91,8 +112,10 @@ def case_text(report: Report, routine: Routine, lang: str, headline_key: str = "
         "contact_me": "ja" if report.contact_me else "nej",
     }
     lines = summary_lines(values, list(report.impacts), lang)
+    if headline_key == "case.new" and report.state != State.NEW:
+        headline_key = "case.report"
     head = t(headline_key, lang, ref=report.ref, organisation=routine.organisation.name)
-    state = t(f"case.state.{report.state.value}", lang)
+    state = case_state(report, routine, lang)
     return Html(head + "\n" + "\n".join(lines) + "\n" + t("case.state_line", lang, state=state))
 
 
@@ -105,6 +128,47 @@ def case_buttons(report: Report, lang: str) -> list[list[dict[str, str]]]:
     if report.state != State.CLOSED:
         row.append(_button(t("button.close", lang), callbacks.case(f"close.{report.ref}")))
     return [row] if row else []
+
+
+def _status_marks() -> tuple[str, ...]:
+    """The status line's label in every language, as it reads once Telegram drops the tags."""
+    marks = (re.sub(r"<[^>]+>", "", t("case.state_line", lang, state="")) for lang in LANGUAGES)
+    return tuple(html.unescape(mark).strip() for mark in marks)
+
+
+async def _refresh_case_message(
+    update: Update, context: TryggContext, routine: Routine, ref: str, lang: str
+) -> None:
+    """Show the report's status as it is now on the case message whose button was pressed.
+
+    Only a case message is rewritten: the same buttons also sit under relayed messages, whose
+    text must stay. The outbox keeps no message ids, so the other coordinators' copies are not
+    edited; they are told in a message, and their old buttons answer with the status.
+    """
+    query = update.callback_query
+    message = query.message if query is not None else None
+    if query is None or not isinstance(message, Message):
+        return
+    shown = message.text or ""
+    if ref not in shown or not any(mark in shown for mark in _status_marks()):
+        return
+    report = await context.services.db.get_report(ref)
+    if report is None:
+        return
+    try:
+        await query.edit_message_text(
+            case_text(report, routine, lang), reply_markup=markup(case_buttons(report, lang))
+        )
+    except BadRequest as error:  # "not modified": it shows the status already
+        log.info("could not update a case message (%s)", type(error).__name__)
+
+
+def _close_confirm_buttons(report: Report, lang: str, linked: bool) -> list[list[dict[str, str]]]:
+    first = []
+    if linked:
+        first.append(_button(t("button.close_word", lang), callbacks.case(f"closew.{report.ref}")))
+    first.append(_button(t("button.close_now", lang), callbacks.case(f"closeok.{report.ref}")))
+    return [first, [_button(t("button.close_keep", lang), callbacks.case(f"closeno.{report.ref}"))]]
 
 
 # --- submitting ----------------------------------------------------------------------------
@@ -326,7 +390,8 @@ def _reporter_buttons(report: Report, lang: str) -> list[list[dict[str, str]]]:
 
 
 async def case_button(update: Update, context: TryggContext, arg: str) -> None:
-    """A coordinator's button under a report: ack, reply, close or show, then `.<ref>`."""
+    """A coordinator's button under a report: ack, reply, close (closeok, closew, closeno once
+    asked) or show, then `.<ref>`. A button that no longer fits says what the status is."""
     verb, _, ref = arg.partition(".")
     found = await _coordinator_report(update, context, ref)
     if found is None:
@@ -337,6 +402,12 @@ async def case_button(update: Update, context: TryggContext, arg: str) -> None:
     contact_id = (p.membership.contact_id if p.membership else None) or ""
     contact = routine.contacts.get(contact_id)
     contact_name = contact.name.get(p.lang) if contact else ""
+    stale = report.state == State.CLOSED or (verb == "ack" and report.state != State.NEW)
+    if verb in ("ack", "close", "closeok", "closew", "closeno", "reply") and stale:
+        key = "case.closed_no_reply" if verb == "reply" else "case.already_state"
+        await reply(update, t(key, p.lang, ref=ref, state=case_state(report, routine, p.lang)))
+        await _refresh_case_message(update, context, routine, ref, p.lang)
+        return
     if verb == "show":
         await reply(
             update, case_text(report, routine, p.lang), markup(case_buttons(report, p.lang))
@@ -361,29 +432,30 @@ async def case_button(update: Update, context: TryggContext, arg: str) -> None:
             )
         if not await services.db.acknowledge(ref, contact_id, now, notices):
             await reply(update, t("case.already", p.lang, ref=ref))
+            await _refresh_case_message(update, context, routine, ref, p.lang)
             return
+        await _refresh_case_message(update, context, routine, ref, p.lang)
         await reply(update, t("case.acked", p.lang, ref=ref))
     elif verb == "close":
-        # Closing ends the follow-up; the reporter is told, then the link to them is released.
-        closing = []
-        if await services.db.link_of(report.id) is not None:
-            lang = routine.organisation.default_language
-            closing.append(
-                _to_reporter(services, report, lang, "relay.closed", f"close-reporter:{ref}")
-            )
-        closing += await _coordinator_items(
-            context,
-            routine,
-            report,
-            "case.closed_by",
-            f"close:{ref}",
-            skip=p.user_id,
-            contact=contact_name,
+        # Closing ends the follow-up for good: asked first, with room for a last word.
+        linked = await services.db.link_of(report.id) is not None
+        key = "case.close_confirm" if linked else "case.close_confirm_no_link"
+        await reply(
+            update,
+            t(key, p.lang, ref=ref),
+            markup(_close_confirm_buttons(report, p.lang, linked)),
         )
-        if not await services.db.close_report(ref, now, closing):
-            await reply(update, t("case.already", p.lang, ref=ref))
+        return
+    elif verb == "closeok":
+        await close_case(update, context, p, routine, report, None)
+    elif verb == "closew":
+        if await services.db.link_of(report.id) is None:
+            await close_case(update, context, p, routine, report, None)
             return
-        await reply(update, t("case.closed", p.lang, ref=ref))
+        await services.db.set_pending(f"c:{p.user_id}", "close", report.id, now)
+        await reply(update, t("case.write_last_word", p.lang, ref=ref))
+    elif verb == "closeno":
+        await reply(update, t("case.close_kept", p.lang, ref=ref))
     elif verb == "reply":
         if not report.contact_me or await services.db.link_of(report.id) is None:
             await reply(update, t("case.no_contact", p.lang, ref=ref))
@@ -410,6 +482,52 @@ async def tell_waiting(
     ]
     if waiting:
         await reply(update, t("access.waiting", lang, count=len(waiting)))
+
+
+async def close_case(
+    update: Update,
+    context: TryggContext,
+    p: Profile,
+    routine: Routine,
+    report: Report,
+    last_word: str | None,
+) -> None:
+    """Close `report`: the reporter gets a closing message (with the coordinator's last word,
+    if any), the other coordinators are told, then the link to the reporter is released."""
+    services = context.services
+    ref = report.ref
+    contact_id = (p.membership.contact_id if p.membership else None) or ""
+    contact = routine.contacts.get(contact_id)
+    contact_name = contact.name.get(p.lang) if contact else ""
+    closing = []
+    if await services.db.link_of(report.id) is not None:
+        lang = routine.organisation.default_language
+        if last_word:
+            item = _to_reporter(
+                services,
+                report,
+                lang,
+                "relay.closed_with_word",
+                f"close-reporter:{ref}",
+                text=last_word,
+            )
+        else:
+            item = _to_reporter(services, report, lang, "relay.closed", f"close-reporter:{ref}")
+        closing.append(item)
+    closing += await _coordinator_items(
+        context,
+        routine,
+        report,
+        "case.closed_by",
+        f"close:{ref}",
+        skip=p.user_id,
+        contact=contact_name,
+    )
+    if not await services.db.close_report(ref, services.clock(), closing):
+        await reply(update, t("case.already", p.lang, ref=ref))
+        return
+    await reply(update, t("case.closed", p.lang, ref=ref))
+    await services.outbox.kick(context.application)
 
 
 async def cases_command(update: Update, context: TryggContext) -> None:
@@ -591,9 +709,9 @@ async def pending_text(update: Update, context: TryggContext, p: Profile) -> boo
         await services.db.clear_pending(key)
         await reply(update, t("case.not_found", p.lang))
         return True
-    if action == "reply" and not may_act(p.membership, report, routine):
+    if action in ("reply", "close") and not may_act(p.membership, report, routine):
         await services.db.clear_pending(key)
-        log.warning("a reply to a report of %s was refused: its author lost access", routine.id)
+        log.warning("a coordinator's text on a report of %s was refused: no access", routine.id)
         await reply(update, t("access.lost", p.lang, ref=report.ref))
         return True
     if key.startswith("r:"):
@@ -620,6 +738,9 @@ async def pending_text(update: Update, context: TryggContext, p: Profile) -> boo
             text=text[:RELAY_LIMIT],
         )
         await reply(update, t("relay.sent", p.lang, ref=report.ref))
+    elif action == "close":
+        await close_case(update, context, p, routine, report, text[:1000])
+        return True
     elif action == "add":
         redacted = anonymise(text[:2000]).text
         await services.db.append_description(report.ref, redacted, 4000)

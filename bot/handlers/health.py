@@ -16,7 +16,7 @@ from bot.handlers.common import profile, reply
 from bot.health.card import CardCache, build_card, card_key, render_card
 from bot.health.gaps import OrgHealth, health_report, organisation_today, registered_contacts
 from bot.health.heatmap import render_heatmap
-from bot.health.report import render_report
+from bot.health.report import only_gaps, render_report
 from bot.i18n import t
 from bot.routines.models import Routine
 from bot.storage.db import Database
@@ -47,7 +47,10 @@ async def health_command(update: Update, context: TryggContext) -> None:
     today = organisation_today(routine, context.services.clock())
     report = await organisation_health(context.services.db, routine, today)
     await reply(update, render_report(report, routine, p.lang, markup=True))
-    png = await asyncio.to_thread(render_heatmap, report, p.lang)
+    gaps = only_gaps(report)
+    if not gaps.situations:
+        return  # all green: a picture would only repeat the line above
+    png = await asyncio.to_thread(render_heatmap, gaps, p.lang)
     chat = update.effective_chat
     if chat is not None:
         await chat.send_photo(

@@ -1,8 +1,13 @@
 """The anonymous incident report: a guided form of buttons, one step at a time.
 
+The form is written for someone who may be shaken: it opens with an acknowledgement, asks for
+the reporter's own words first (optional), offers "don't know" where a guess would be asked
+for, and never deletes a draft on one tap. The diagram is docs/report-form.mmd.
+
 The half-filled report is a draft in the database, saved after every step, so a restart (also
 kill -9) loses nothing and the user goes on where they were. Buttons name the step they belong
-to; a button from an earlier step or an old summary is answered, never applied.
+to; a button from an earlier step or an old summary is answered with a new message, never
+applied, and never written over a message the user may still need (such as the receipt).
 """
 
 from __future__ import annotations
@@ -43,7 +48,31 @@ SITUATION_TYPES = {
     "efter": "annat",
     "oro": "annat",
 }
-_COLUMNS = {"type": 2, "channel": 2, "month": 3, "impact": 1, "gender": 2}
+# Months are written out ("september 2026"), so two to a row, like the other long labels.
+_COLUMNS = {"type": 2, "channel": 2, "month": 2, "impact": 1, "gender": 2}
+# The longest label a phone shows whole, by buttons in the row; Telegram cuts a longer one
+# with "…" (about 45 characters across a 360 dp screen, less the buttons' padding).
+MAX_LABEL = {1: 48, 2: 18, 3: 11}
+
+
+def pack(buttons: list[InlineKeyboardButton], width: int) -> list[list[InlineKeyboardButton]]:
+    """Buttons in rows of `width`; a label too long to share a row gets a row of its own."""
+    rows: list[list[InlineKeyboardButton]] = []
+    row: list[InlineKeyboardButton] = []
+    for button in buttons:
+        if width > 1 and len(button.text) > MAX_LABEL[min(width, 3)]:
+            if row:
+                rows.append(row)
+                row = []
+            rows.append([button])
+            continue
+        row.append(button)
+        if len(row) == width:
+            rows.append(row)
+            row = []
+    if row:
+        rows.append(row)
+    return rows
 
 
 def report_button(situation_id: str, lang: str) -> InlineKeyboardButton:
@@ -82,8 +111,7 @@ def _choice_rows(
         )
         for code in codes
     ]
-    width = _COLUMNS.get(field, 2)
-    return [buttons[i : i + width] for i in range(0, len(buttons), width)]
+    return pack(buttons, _COLUMNS.get(field, 2))
 
 
 def render_step(draft: Draft, lang: str, today: date) -> tuple[Html, InlineKeyboardMarkup]:
@@ -96,7 +124,7 @@ def render_step(draft: Draft, lang: str, today: date) -> tuple[Html, InlineKeybo
     question = t(f"report.ask.{step}", lang)
     rows: list[list[InlineKeyboardButton]] = []
     if step == "month":
-        rows = _choice_rows("month", months(today), draft, lang)
+        rows = _choice_rows("month", [*months(today), model.MONTH_UNKNOWN], draft, lang)
     elif step == "description":
         if draft.values.get("description"):
             question = t("report.description_shown", lang, redacted=draft.values["description"])
@@ -139,6 +167,21 @@ def render_step(draft: Draft, lang: str, today: date) -> tuple[Html, InlineKeybo
     return Html(f"{head}\n{question}"), InlineKeyboardMarkup(rows)
 
 
+def render_cancel_confirm(lang: str) -> tuple[Html, InlineKeyboardMarkup]:
+    """The question before a draft is thrown away: one tap on Avbryt must not lose a report."""
+    rows = [
+        [
+            InlineKeyboardButton(
+                t("button.cancel_yes", lang), callback_data=callbacks.report("cancel.yes")
+            ),
+            InlineKeyboardButton(
+                t("button.cancel_no", lang), callback_data=callbacks.report("cancel.no")
+            ),
+        ]
+    ]
+    return t("report.cancel_confirm", lang), InlineKeyboardMarkup(rows)
+
+
 def render_summary(draft: Draft, lang: str) -> tuple[Html, InlineKeyboardMarkup]:
     text = (
         t("report.summary", lang)
@@ -165,7 +208,7 @@ def render_edit_menu(draft: Draft, lang: str) -> tuple[Html, InlineKeyboardMarku
         )
         for f in fields
     ]
-    rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+    rows = pack(buttons, 2)
     rows.append(
         [
             InlineKeyboardButton(
@@ -176,8 +219,14 @@ def render_edit_menu(draft: Draft, lang: str) -> tuple[Html, InlineKeyboardMarku
     return t("report.edit_which", lang), InlineKeyboardMarkup(rows)
 
 
-async def show(update: Update, text: str, markup: InlineKeyboardMarkup | None) -> None:
-    """Edit the message the button was on, so the form stays one message; else send a new one."""
+async def show(
+    update: Update, text: str, markup: InlineKeyboardMarkup | None, lang: str = "sv"
+) -> None:
+    """Edit the message the button was on, so the form stays one message; else send a new one.
+
+    A press that would change nothing (an old button pressed again) is answered with the step
+    anew: Telegram refuses such an edit, and silence would look like a broken button.
+    """
     query = update.callback_query
     if query is not None and query.message is not None:
         try:
@@ -185,6 +234,7 @@ async def show(update: Update, text: str, markup: InlineKeyboardMarkup | None) -
             return
         except BadRequest as error:
             if "not modified" in str(error).lower():
+                await reply(update, t("report.already_shown", lang) + "\n\n" + text, markup)
                 return
             log.info(
                 "could not edit the form message (%s); sending a new one", type(error).__name__
@@ -198,7 +248,7 @@ def _today(context: TryggContext, p: Profile) -> date:
 
 async def _show_step(update: Update, context: TryggContext, p: Profile, draft: Draft) -> None:
     text, markup = render_step(draft, p.lang, _today(context, p))
-    await show(update, text, markup)
+    await show(update, text, markup, p.lang)
 
 
 async def _member_or_explain(update: Update, context: TryggContext) -> Profile | None:
@@ -211,7 +261,8 @@ async def _member_or_explain(update: Update, context: TryggContext) -> Profile |
 
 def _intro(p: Profile) -> Html:
     """Before a report starts: what "anonymous" means here (the /integritet screen)."""
-    return Html(t("report.intro", p.lang) + "\n\n" + privacy_text(p.routine, p.lang))
+    opening = t("report.acknowledge", p.lang) + "\n" + t("report.intro", p.lang)
+    return Html(opening + "\n\n" + privacy_text(p.routine, p.lang))
 
 
 async def report_command(update: Update, context: TryggContext) -> None:
@@ -231,18 +282,23 @@ async def report_command(update: Update, context: TryggContext) -> None:
 
 
 async def cancel_command(update: Update, context: TryggContext) -> None:
-    """/avbryt: drop the report under way, or a reply being written."""
+    """/avbryt: drop a reply being written at once; a report under way only once confirmed."""
     p = await profile(update, context)
     services = context.services
     dropped = False
-    if await services.db.get_draft(p.user_id) is not None:
-        await services.db.delete_draft(p.user_id)
-        dropped = True
     for key in pending_keys(context, p.user_id):
         if await services.db.get_pending(key) is not None:
             await services.db.clear_pending(key)
             dropped = True
-    await reply(update, t("report.cancelled" if dropped else "report.nothing_to_cancel", p.lang))
+    if await services.db.get_draft(p.user_id) is not None:
+        if dropped:
+            await reply(update, t("report.cancelled_reply", p.lang))
+        text, markup = render_cancel_confirm(p.lang)
+        await reply(update, text, markup)
+        return
+    await reply(
+        update, t("report.cancelled_reply" if dropped else "report.nothing_to_cancel", p.lang)
+    )
 
 
 def pending_keys(context: TryggContext, user_id: int) -> list[str]:
@@ -263,9 +319,8 @@ async def report_button_pressed(update: Update, context: TryggContext, arg: str)
         if draft is None or draft.org_id != p.routine.id:
             draft = Draft(org_id=p.routine.id)
             prefill = SITUATION_TYPES.get(rest)
-            if prefill:
+            if prefill:  # the type step is then passed over; the own words still come first
                 draft.values["type"] = prefill
-                draft.step = "channel"
             await services.db.save_draft(p.user_id, draft, services.clock())
             await reply(update, _intro(p))
         else:
@@ -275,19 +330,27 @@ async def report_button_pressed(update: Update, context: TryggContext, arg: str)
         return
 
     if draft is None or draft.org_id != p.routine.id:
-        await show(update, t("report.no_draft", p.lang), None)
+        # A new message, never an edit: the button may sit on the receipt of a sent report.
+        await reply(update, t("report.no_draft", p.lang))
         return
 
     if verb == "cancel":
-        await services.db.delete_draft(p.user_id)
-        await show(update, t("report.cancelled", p.lang), None)
+        if rest == "yes":
+            await services.db.delete_draft(p.user_id)
+            await show(update, t("report.cancelled", p.lang), None, p.lang)
+        elif rest == "no":
+            text, markup = render_step(draft, p.lang, _today(context, p))
+            await show(update, t("report.cancel_kept", p.lang) + "\n" + text, markup, p.lang)
+        else:
+            text, markup = render_cancel_confirm(p.lang)
+            await show(update, text, markup, p.lang)
         return
     if verb == "send":
         await _send(update, context, p, draft)
         return
     if verb == "edit" and not rest:
         text, markup = render_edit_menu(draft, p.lang)
-        await show(update, text, markup)
+        await show(update, text, markup, p.lang)
         return
 
     changed = apply(draft, verb, rest)
@@ -308,7 +371,22 @@ def _advance(draft: Draft) -> None:
     if draft.editing:
         draft.step = "summary"
         return
+    if draft.step == "description":
+        # The own words come first; after them, the first question not yet answered: the type
+        # is passed over when the situation filled it in (Back still reaches it), and a draft
+        # answered further (Back to the description, or saved by an older version) goes on
+        # where it was.
+        missing = model.missing_steps(draft)
+        draft.step = missing[0] if missing else "summary"
+        return
     draft.step = STEPS[min(STEPS.index(draft.step) + 1, len(STEPS) - 1)]
+
+
+async def tap_an_option(update: Update, context: TryggContext, p: Profile, draft: Draft) -> None:
+    """Text typed at a step that wants a button: a short hint with the step again, in one
+    message (the caller has already given the 112 answer if the text spoke of danger)."""
+    text, markup = render_step(draft, p.lang, _today(context, p))
+    await reply(update, t("report.tap_an_option", p.lang) + "\n\n" + text, markup)
 
 
 def apply(draft: Draft, verb: str, rest: str) -> bool | None:
@@ -338,7 +416,7 @@ def apply(draft: Draft, verb: str, rest: str) -> bool | None:
         if field != draft.step:
             return None
         if field == "month":
-            if len(code) != 7 or code[4] != "-":
+            if code != model.MONTH_UNKNOWN and (len(code) != 7 or code[4] != "-"):
                 return None
             draft.values["month"] = code
         elif code not in CHOICES.get(field, ()):
@@ -399,7 +477,7 @@ async def _send(update: Update, context: TryggContext, p: Profile, draft: Draft)
     chat = update.effective_chat
     assert chat is not None
     report = await submit(context, p.routine, draft, p.user_id, chat.id)
-    await show(update, t("report.sent_inline", p.lang, ref=report.ref), None)
+    await show(update, t("report.sent_inline", p.lang, ref=report.ref), None, p.lang)
     await reply(update, await receipt(context, p.routine, report, p.lang))
     follow = find_situation(p.routine, "efter")
     if follow is not None:

@@ -16,18 +16,31 @@ def months(today: date) -> list[str]:
     return [add_months(first, -n).strftime("%Y-%m") for n in range(model.MONTHS_OFFERED)]
 
 
+def month_name(month: str, lang: str) -> str:
+    """`2026-10` as people say it: "oktober 2026"; anything else as it is, never an error."""
+    names = t("report.month_names", lang).split()
+    year, _, number = month.partition("-")
+    if len(names) != 12 or not (year.isdigit() and number.isdigit() and 1 <= int(number) <= 12):
+        return month
+    return f"{names[int(number) - 1]} {year}"
+
+
 def label(field: str, code: str, lang: str) -> str:
     if field == "month":
-        return code
+        if code == model.MONTH_UNKNOWN:
+            return t("field.month.vet_inte", lang)
+        return month_name(code, lang)
     return t(f"field.{field}.{code}", lang)
+
+
+# The summary reads like the form's answers, with the reporter's own words last.
+_SUMMARY_ORDER = (*(s for s in STEPS if s not in ("summary", "description")), "description")
 
 
 def summary_lines(values: dict[str, object], impacts: list[str], lang: str) -> list[str]:
     """The fields of a report as `Label: value` lines, in the user's language."""
     lines = []
-    for step in STEPS:
-        if step in ("summary",):
-            continue
+    for step in _SUMMARY_ORDER:
         name = t(f"report.field.{step}", lang)
         if step == "impact":
             shown = ", ".join(label("impact", code, lang) for code in impacts) or "–"
@@ -45,4 +58,5 @@ def report_line(report: Report, lang: str) -> str:
     """One line of a list of reports: reference, type, month and state; nothing personal."""
     kind = t(f"field.type.{report.type}", lang)
     state = t(f"case.state.{report.state.value}", lang)
-    return f"• <b>{escape(report.ref)}</b> {escape(kind)}, {report.month} – {escape(state)}"
+    month = label("month", report.month_code or report.month, lang)
+    return f"• <b>{escape(report.ref)}</b> {escape(kind)}, {escape(month)} – {escape(state)}"

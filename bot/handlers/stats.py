@@ -76,6 +76,10 @@ async def stats_command(update: Update, context: TryggContext) -> None:
         await reply(update, t("coordinator.only", p.lang))
         return
     view = await _view(p, role, context)
+    if not any(view.total(window).value for window in view.windows):  # all 0, or hidden
+        # Every number would be "<3": one sentence says so, instead of pages of marks.
+        await reply(update, t("stats.too_few", p.lang, threshold=view.threshold))
+        return
     for text in render_messages(view, p.lang):
         await reply(update, text)
     png = await asyncio.to_thread(render_chart, view, p.lang)

@@ -32,6 +32,12 @@ async def on_text(update: Update, context: TryggContext) -> None:
             await contact.free_text(update, context, p)
         await report.description_text(update, context, p, draft)
         return
+    if draft is not None and p.routine is not None and draft.org_id == p.routine.id:
+        # The form waits for a button: a short hint, not a whole answer; danger still first.
+        if triage(text, situations_for(p.source), p.lang).acute:
+            await contact.free_text(update, context, p)
+        await report.tap_an_option(update, context, p, draft)
+        return
     await contact.free_text(update, context, p)
     if draft is not None:
         await reply(update, t("report.waiting", p.lang))

@@ -6,11 +6,14 @@ DejaVu Sans (shipped with matplotlib, with å, ä and ö), white on dark blue so
 night; `CardCache` keeps one picture per organisation and language until the registry holds a new
 routine object for it.
 
-What goes on the card, top down: the organisation; 112 in a red box with the urgent situation's
-title; the urgent situation's other steps (texts shortened to three lines, contacts with number,
-hours and whom to call when they are closed); then "important numbers": the contacts that receive
-reports first, then those most situations name, as many as fit. Only the member's own routine and
-the national file are read, so another organisation's numbers can never appear.
+What goes on the card, top down: nothing in the top quarter, where the lock screen shows its
+clock; the organisation; 112 in a red box with the urgent situation's title; the urgent
+situation's other steps (texts shortened to three lines at a word, contacts with number, hours
+and whom to call when they are closed); then "important numbers": the contacts that receive
+reports first, then those most situations name, as many as fit; last, in a box of its own, the
+hint of a contact without a number (the party's contact: where to find the number). Only the
+member's own routine and the national file are read, so another organisation's numbers can
+never appear.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ if TYPE_CHECKING:
     from PIL.ImageFont import FreeTypeFont
 
 WIDTH, HEIGHT = 1080, 1920
+CLOCK_RESERVE = 520  # the lock screen's date and clock sit over the top of the picture
 MARGIN = 64
 BOTTOM_RESERVE = 190  # the lock screen's torch and camera buttons, and the footer
 MAX_IMPORTANT = 6
@@ -57,6 +61,14 @@ class CardContact:
 
 
 @dataclass(frozen=True)
+class CardHint:
+    """A contact without a number, and where to find one: its own place on the card."""
+
+    name: str
+    hint: str
+
+
+@dataclass(frozen=True)
 class CardStep:
     """One step of the urgent situation after 112: a text or a contact."""
 
@@ -77,6 +89,7 @@ class Card:
     important_heading: str
     important: tuple[CardContact, ...]
     footer: str
+    hints: tuple[CardHint, ...] = ()
 
     def contacts(self) -> list[CardContact]:
         return [s.contact for s in self.steps if s.contact is not None] + list(self.important)
@@ -94,6 +107,8 @@ class Card:
                 for x in (contact.name, contact.number, contact.detail, contact.after_hours)
                 if x is not None
             )
+        for hint in self.hints:
+            found.extend((hint.name, hint.hint))
         found.append(self.footer)
         return found
 
@@ -167,6 +182,7 @@ def build_card(source: Source, lang: str) -> Card:
     """What the card of `source` (a member's routine, or the national file) says in `lang`."""
     urgent = _urgent(source)
     steps: list[CardStep] = []
+    hints: list[CardHint] = []
     shown: set[str] = set()
     if urgent is not None:
         for step in urgent.steps:
@@ -178,7 +194,12 @@ def build_card(source: Source, lang: str) -> Card:
                 contact = _lookup(source, step.contact)
                 if contact is not None:
                     shown.add(step.contact)
-                    steps.append(CardStep(contact=_card_contact(source, contact, lang)))
+                    card_contact = _card_contact(source, contact, lang)
+                    if card_contact.number is None and contact.note is not None:
+                        # Its hint needs more than two lines under a name: a box of its own.
+                        hints.append(CardHint(card_contact.name, contact.note.get(lang)))
+                        card_contact = CardContact(name=card_contact.name, number=None)
+                    steps.append(CardStep(contact=card_contact))
     important = tuple(_card_contact(source, c, lang) for c in _important(source, shown))
     urgent_title = urgent.title.get(lang) if urgent else ""
     if isinstance(source, Routine):
@@ -198,6 +219,7 @@ def build_card(source: Source, lang: str) -> Card:
         important_heading=as_plain(t("card.important", lang)),
         important=important,
         footer=as_plain(footer),
+        hints=tuple(hints),
     )
 
 
@@ -244,10 +266,11 @@ def wrap(text: str, font: FreeTypeFont, width: float, max_lines: int) -> list[st
         lines.append(current)
     if len(lines) > max_lines:
         kept = lines[:max_lines]
-        last = kept[-1]
-        while last and font.getlength(last + " …") > width:
-            last = last[:-1]
-        kept[-1] = last.rstrip() + " …"
+        words = kept[-1].split()
+        # Shortened at a word, never inside one: a cut word can read as another word.
+        while len(words) > 1 and font.getlength(" ".join(words) + " …") > width:
+            words.pop()
+        kept[-1] = " ".join(words) + " …"
         return kept
     return lines
 
@@ -269,6 +292,7 @@ class _Layout:
     y: float = 0.0
     texts: list[_Text] = field(default_factory=list)
     boxes: list[tuple[tuple[float, float, float, float], str]] = field(default_factory=list)
+    outlines: list[tuple[float, float, float, float]] = field(default_factory=list)
 
     def size(self, points: int) -> int:
         return max(12, round(points * self.scale))
@@ -306,8 +330,19 @@ def _contact(layout: _Layout, contact: CardContact, indent: float) -> None:
     layout.space(22)
 
 
+def _hint(layout: _Layout, hint: CardHint) -> None:
+    """A contact without a number in an outlined box: its name, then where to find it."""
+    top = layout.y
+    layout.y += 20 * layout.scale
+    layout.lines(hint.name, 34, bold=True, fill=ACCENT, indent=24, max_lines=2, gap=0.2)
+    layout.lines(hint.hint, 30, fill=FOREGROUND, indent=24, max_lines=4, gap=0.22)
+    layout.y += 8 * layout.scale
+    layout.outlines.append((MARGIN - 8, top, WIDTH - MARGIN + 8, layout.y))
+    layout.space(20)
+
+
 def _layout(card: Card, scale: float, important: int) -> _Layout:
-    layout = _Layout(scale=scale, y=110)
+    layout = _Layout(scale=scale, y=CLOCK_RESERVE)
     layout.lines(card.title, 52, bold=True, max_lines=2, gap=0.15)
     layout.lines(card.subtitle, 32, fill=MUTED, max_lines=1)
     layout.space(24)
@@ -339,6 +374,10 @@ def _layout(card: Card, scale: float, important: int) -> _Layout:
         layout.space(6)
         for contact in card.important[:important]:
             _contact(layout, contact, 0)
+    if card.hints:
+        layout.space(8)
+    for hint in card.hints:
+        _hint(layout, hint)
     footer_size = layout.size(28)
     for offset, line in enumerate(
         wrap(card.footer, _font(footer_size, False), WIDTH - 2 * MARGIN, 2)
@@ -349,13 +388,16 @@ def _layout(card: Card, scale: float, important: int) -> _Layout:
 
 
 def _fit(card: Card) -> _Layout:
-    """The largest type that fits, dropping important numbers from the end before shrinking."""
+    """The largest type that fits, dropping important numbers from the end before shrinking:
+    down to two of them while the type is large, to one below 0.8 (small type on a lock screen
+    costs more than a second important number), to none only at the smallest type."""
     limit = HEIGHT - BOTTOM_RESERVE
     scale = 1.0
     while True:
+        keep = min(2 if scale >= 0.8 else 1, len(card.important))
         for important in range(len(card.important), -1, -1):
             layout = _layout(card, scale, important)
-            if layout.y <= limit and (important >= min(2, len(card.important)) or scale <= 0.6):
+            if layout.y <= limit and (important >= keep or scale <= 0.6):
                 return layout
         if scale <= 0.6:
             return _layout(card, scale, 0)
@@ -367,6 +409,8 @@ class RenderedCard:
     png: bytes
     drawn: tuple[str, ...]
     """Every line of text drawn, in order, so tests can check what the picture says."""
+    top: float = 0.0
+    """Where the highest text starts, in pixels from the top: below the lock screen's clock."""
 
 
 def render_card(card: Card) -> RenderedCard:
@@ -378,12 +422,15 @@ def render_card(card: Card) -> RenderedCard:
     draw = ImageDraw.Draw(image)
     for box, colour in layout.boxes:
         draw.rounded_rectangle(box, radius=28, fill=colour)
+    for outline in layout.outlines:
+        draw.rounded_rectangle(outline, radius=20, outline=MUTED, width=3)
     for text in layout.texts:
         font = _font(text.size, text.bold)
         draw.text((text.x, text.y), text.text, font=font, fill=text.fill, anchor=text.anchor)
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", optimize=True)
-    return RenderedCard(buffer.getvalue(), tuple(text.text for text in layout.texts))
+    top = min((text.y for text in layout.texts), default=0.0)
+    return RenderedCard(buffer.getvalue(), tuple(text.text for text in layout.texts), top)
 
 
 # --- cache -------------------------------------------------------------------------------------

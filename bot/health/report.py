@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterable
+from dataclasses import replace
 
 from bot.health.gaps import OrgHealth, SituationGaps
 from bot.i18n import Html, plain, t
@@ -62,15 +63,30 @@ def _situation_line(gaps: SituationGaps, lang: str) -> Html:
     )
 
 
+def only_gaps(report: OrgHealth) -> OrgHealth:
+    """The report with only the situations that leave someone alone at some hour: what a
+    picture of the week is worth drawing for (none: nothing to draw)."""
+    return replace(report, situations=tuple(s for s in report.situations if s.uncovered))
+
+
 def render_report(report: OrgHealth, routine: Routine, lang: str, *, markup: bool) -> str:
-    """The whole report of one organisation: Telegram HTML when `markup`, else plain text."""
+    """The whole report of one organisation: Telegram HTML when `markup`, else plain text.
+
+    Situations with gaps get a line each; those that always reach someone are counted in one
+    line, so a routine without gaps reads as one line, not one per situation."""
     heading = t("health.heading", lang, organisation=report.name)
     lines: list[str] = [f"<b>{heading}</b>" if markup else heading, ""]
-    lines.append(t("health.gaps_intro", lang, timezone=report.timezone))
-    if report.situations:
-        lines.extend(_situation_line(gaps, lang) for gaps in report.situations)
-    else:
+    gapped = only_gaps(report).situations
+    covered = len(report.situations) - len(gapped)
+    if not report.situations:
         lines.append(t("health.no_situations", lang))
+    elif not gapped:
+        lines.append(t("health.no_gaps", lang, count=covered))
+    else:
+        lines.append(t("health.gaps_intro", lang, timezone=report.timezone))
+        lines.extend(_situation_line(gaps, lang) for gaps in gapped)
+        if covered:
+            lines.append(t("health.others_covered", lang, count=covered))
     lines.append("")
     review_key = "health.review_overdue" if report.review_overdue else "health.review_ok"
     lines.append(t(review_key, lang, due=report.review_due.isoformat()))

@@ -21,17 +21,19 @@ CHANNELS = (
     "sociala_medier", "epost", "sms_chatt", "telefon", "brev", "ansikte", "bostaden",
     "narstaende", "annat",
 )  # fmt: skip
-REPEATED = ("ja", "nej")
-PERPETRATORS = ("kand", "alias", "okand")
+# "Don't know" and "still going on" are answers, not gaps: a frightened reporter need not guess.
+REPEATED = ("ja", "nej", "pagar", "vet_inte")
+PERPETRATORS = ("kand", "alias", "okand", "vet_inte")
 POLICE = ("ja", "planerar", "nej")
 IMPACTS = ("avstod", "overvagt", "rutiner", "ingen")
 GENDERS = ("kvinna", "man", "annat", "vill_ej")
 CONTACT_ME = ("ja", "nej")
 
-# The form's steps in order; `month` and `description` are not coded choices.
+# The form's steps in order; `month` and `description` are not coded choices. The free text
+# comes first, as free recall in the reporter's own words, before any box to tick (optional).
 STEPS = (
-    "type", "channel", "month", "repeated", "perpetrator", "police", "impact", "gender",
-    "description", "contact_me", "summary",
+    "description", "type", "channel", "month", "repeated", "perpetrator", "police", "impact",
+    "gender", "contact_me", "summary",
 )  # fmt: skip
 CHOICES: dict[str, tuple[str, ...]] = {
     "type": TYPES,
@@ -45,6 +47,10 @@ CHOICES: dict[str, tuple[str, ...]] = {
 }
 OPTIONAL_STEPS = frozenset({"gender", "description"})
 MONTHS_OFFERED = 12
+# "Don't know when": memory of dates often fails after a frightening event. Such a report is
+# stored under the month it was sent (statistics need a month; the incident was then or before)
+# with `month_code` saying the month is not the incident's.
+MONTH_UNKNOWN = "vet_inte"
 DESCRIPTION_LIMIT = 2000
 
 # Crockford-style alphabet without 0/O, 1/I/L, U: a reference read over the phone stays clear.
@@ -71,7 +77,7 @@ class Draft:
     """
 
     org_id: str
-    step: str = "type"
+    step: str = STEPS[0]
     values: dict[str, Any] = field(default_factory=dict)
     editing: bool = False  # reached the summary once: a changed field goes back to the summary
 
@@ -104,19 +110,31 @@ class Report:
     closed_at: datetime | None = None
     reminded_at: datetime | None = None
     escalated_at: datetime | None = None
+    # The answer to "has it happened more than once?" as its code (REPEATED); None for reports
+    # stored before "pagar" and "vet_inte" existed, whose answer `repeated` holds.
+    repeated_code: str | None = None
+    # MONTH_UNKNOWN when the reporter did not know the month: `month` is then when it was sent.
+    month_code: str | None = None
+
+    def repeated_answer(self) -> str:
+        """The code of the answer about repetition: ja, nej, pagar or vet_inte."""
+        if self.repeated_code is not None and self.repeated_code in REPEATED:
+            return self.repeated_code
+        return "ja" if self.repeated else "nej"
 
 
 def report_from_draft(draft: Draft, ref: str, now: datetime) -> Report:
     """The report a complete draft becomes; id 0 until stored."""
     v = draft.values
+    unknown = v["month"] == MONTH_UNKNOWN
     return Report(
         id=0,
         ref=ref,
         org_id=draft.org_id,
         type=v["type"],
         channel=v["channel"],
-        month=v["month"],
-        repeated=v["repeated"] == "ja",
+        month=f"{now:%Y-%m}" if unknown else v["month"],
+        repeated=v["repeated"] in ("ja", "pagar"),
         perpetrator=v["perpetrator"],
         police=v["police"],
         impacts=tuple(draft.impacts()),
@@ -125,6 +143,8 @@ def report_from_draft(draft: Draft, ref: str, now: datetime) -> Report:
         contact_me=v["contact_me"] == "ja",
         state=State.NEW,
         created_at=now,
+        repeated_code=v["repeated"],
+        month_code=MONTH_UNKNOWN if unknown else None,
     )
 
 

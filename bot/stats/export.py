@@ -1,11 +1,12 @@
 """Exports: one row per report (CSV, or a sheet of an XLSX workbook) and the suppressed summary.
 
 A report row holds the month and the coded fields, each as its code and its label in the
-chosen language. Nothing finer than the month, no reference, no time of sending and no link to
-a person; rows are ordered by month and codes, never in the order they were sent. The redacted
-description is added only when asked for (`with_text`). Per-report rows are for the
-organisation's own coordinators: the chat sends them only to those, and `trygg export` is an
-operator's tool (see README, Statistics).
+chosen language. Nothing finer than the month, no reference, no time of sending (but for a
+report whose month the reporter did not know: it carries the month it was sent, marked
+`month_known` = nej, as statistics count it) and no link to a person; rows are ordered by month
+and codes, never in the order they were sent. The redacted description is added only when
+asked for (`with_text`). Per-report rows are for the organisation's own coordinators: the chat
+sends them only to those, and `trygg export` is an operator's tool (see README, Statistics).
 
 The workbook's summary sheet is the suppressed view, the same numbers as the chat: a count is
 a number when shown, and the text `<3` or `..` otherwise.
@@ -54,6 +55,7 @@ REPORT_COLUMNS = (
     "gender_label",
     "state",
     "state_label",
+    "month_known",  # last, so the columns before keep their places in existing sheets
 )
 TEXT_COLUMN = "description"
 
@@ -70,9 +72,11 @@ def _field_label(field: str, code: str | None, lang: str) -> str:
 
 def report_row(report: Report, lang: str, with_text: bool) -> dict[str, str]:
     """One report as codes and labels (and its redacted description if `with_text`)."""
-    repeated = "ja" if report.repeated else "nej"
+    repeated = report.repeated_answer()
     row = {
         "month": report.month,
+        # "nej": the reporter did not know the month; `month` is then when it was reported.
+        "month_known": "nej" if report.month_code else "ja",
         "type": report.type,
         "type_label": _field_label("type", report.type, lang),
         "channel": report.channel,

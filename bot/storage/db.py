@@ -333,7 +333,7 @@ _FORGET_USER: tuple[str, ...] = (
 _REPORT_FIELDS = (
     "id, ref, org_id, type, channel, month, repeated, perpetrator, police, impacts, gender,"
     " description, contact_me, state, {p}created_at, acknowledged_at, acknowledged_by,"
-    " closed_at, reminded_at, escalated_at"
+    " closed_at, reminded_at, escalated_at, repeated_code, month_code"
 )
 _REPORT_COLUMNS = _REPORT_FIELDS.replace(
     "{p}created_at", "COALESCE(ack_from, created_at) AS created_at"
@@ -347,10 +347,12 @@ _REPORT_COLUMNS_R = ", ".join(
 _INSERT_REPORT = f"""
 INSERT INTO reports (ref, org_id, type, channel, month, repeated, perpetrator, police, impacts,
                      gender, description, contact_me, state, created_at, acknowledged_at,
-                     acknowledged_by, closed_at, reminded_at, escalated_at, ack_from)
+                     acknowledged_by, closed_at, reminded_at, escalated_at, ack_from,
+                     repeated_code, month_code)
 VALUES (:ref, :org_id, :type, :channel, :month, :repeated, :perpetrator, :police, :impacts,
         :gender, :description, :contact_me, :state, :created_at, :acknowledged_at,
-        :acknowledged_by, :closed_at, :reminded_at, :escalated_at, :ack_from)
+        :acknowledged_by, :closed_at, :reminded_at, :escalated_at, :ack_from, :repeated_code,
+        :month_code)
 ON CONFLICT (ref) DO NOTHING
 RETURNING {_REPORT_COLUMNS}
 """
@@ -570,6 +572,8 @@ def _report(row: aiosqlite.Row) -> Report:
         closed_at=_opt_time(row["closed_at"]),
         reminded_at=_opt_time(row["reminded_at"]),
         escalated_at=_opt_time(row["escalated_at"]),
+        repeated_code=row["repeated_code"],
+        month_code=row["month_code"],
     )
 
 
@@ -599,6 +603,8 @@ def _report_params(report: Report) -> dict[str, Any]:
         "closed_at": _opt_db_day(report.closed_at),
         "reminded_at": _opt_db_day(report.reminded_at),
         "escalated_at": _opt_db_day(report.escalated_at),
+        "repeated_code": report.repeated_code,
+        "month_code": report.month_code,
     }
 
 

@@ -351,7 +351,18 @@ _V6_STAGED_ANSWER = """
 ALTER TABLE pending_inputs ADD COLUMN payload BLOB;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6_STAGED_ANSWER)
+
+# Version 7: "don't know" and "still going on" as answers. The answer about repetition as its code;
+# `repeated` stays (1 for ja and pagar) so older readers still work. A month the reporter did
+# not know: `month` holds the month the report was sent, `month_code` says so.
+_V7_REPEATED_CODE = """
+ALTER TABLE reports ADD COLUMN repeated_code TEXT
+    CHECK (repeated_code IS NULL OR repeated_code IN ('ja', 'nej', 'pagar', 'vet_inte'));
+ALTER TABLE reports ADD COLUMN month_code TEXT
+    CHECK (month_code IS NULL OR month_code IN ('vet_inte'));
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6_STAGED_ANSWER, _V7_REPEATED_CODE)
 """Ordered migration scripts; the schema version of the code is `len(MIGRATIONS)`."""
 
 

@@ -69,9 +69,9 @@ def this_month() -> str:
 def form_steps() -> list[str]:
     """The buttons of a whole report, contact me: yes."""
     return [
-        "rep:set.type.hot", "rep:set.channel.epost", f"rep:set.month.{this_month()}",
-        "rep:set.repeated.ja", "rep:set.perpetrator.kand", "rep:set.police.planerar",
-        "rep:set.impact.avstod", "rep:done.impact", "rep:skip.gender", "rep:skip.description",
+        "rep:skip.description", "rep:set.type.hot", "rep:set.channel.epost",
+        f"rep:set.month.{this_month()}", "rep:set.repeated.ja", "rep:set.perpetrator.kand",
+        "rep:set.police.planerar", "rep:set.impact.avstod", "rep:done.impact", "rep:skip.gender",
         "rep:set.contact_me.ja",
     ]  # fmt: skip
 

@@ -78,9 +78,9 @@ BUTTON_FOR_STEP = {
     "summary": "rep:send",
 }
 NEXT_STEP = {
-    "type": "channel", "channel": "month", "month": "repeated", "repeated": "perpetrator",
-    "perpetrator": "police", "police": "impact", "impact": "gender", "gender": "description",
-    "description": "contact_me", "contact_me": "summary",
+    "description": "type", "type": "channel", "channel": "month", "month": "repeated",
+    "repeated": "perpetrator", "perpetrator": "police", "police": "impact", "impact": "gender",
+    "gender": "contact_me", "contact_me": "summary",
 }  # fmt: skip
 
 

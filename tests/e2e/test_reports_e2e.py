@@ -82,24 +82,23 @@ async def fill_and_send(server: FakeBotApiServer) -> str:
     """The reporter fills every step by pressing buttons, writes the description, and sends;
     returns the reference the bot gave."""
     who = REPORTER_WHO
-    form = await say(server, REPORTER, "/rapportera", step(1), **who)
-    form = await press(server, REPORTER, form, "rep:set.type.hot", step(2), **who)
-    form = await press(server, REPORTER, form, "rep:set.channel.epost", step(3), **who)
-    month = next(d for _, d in buttons(form) if d.startswith("rep:set.month."))
-    form = await press(server, REPORTER, form, month, step(4), **who)
-    form = await press(server, REPORTER, form, "rep:set.repeated.ja", step(5), **who)
-    form = await press(server, REPORTER, form, "rep:set.perpetrator.kand", step(6), **who)
-    form = await press(server, REPORTER, form, "rep:set.police.planerar", step(7), **who)
-    chosen = lambda m: any(label.startswith("✓") for label, _ in buttons(m))  # noqa: E731
-    form = await press(server, REPORTER, form, "rep:set.impact.avstod", chosen, **who)
-    form = await press(server, REPORTER, form, "rep:done.impact", step(8), **who)
-    await press(server, REPORTER, form, "rep:set.gender.kvinna", step(9), **who)
-
+    await say(server, REPORTER, "/rapportera", step(1), **who)
     shown = await say(server, REPORTER, DESCRIPTION, "Så här sparas din text", **who)
     for planted in PLANTED:  # the reporter sees what will be stored, before it is sent
         assert planted not in text_of(shown), planted
     assert "[personnummer]" in text_of(shown) and "[namn]" in text_of(shown)
-    form = await press(server, REPORTER, shown, "rep:keep", step(10), **who)
+    form = await press(server, REPORTER, shown, "rep:keep", step(2), **who)
+    form = await press(server, REPORTER, form, "rep:set.type.hot", step(3), **who)
+    form = await press(server, REPORTER, form, "rep:set.channel.epost", step(4), **who)
+    month = next(d for _, d in buttons(form) if d.startswith("rep:set.month."))
+    form = await press(server, REPORTER, form, month, step(5), **who)
+    form = await press(server, REPORTER, form, "rep:set.repeated.ja", step(6), **who)
+    form = await press(server, REPORTER, form, "rep:set.perpetrator.kand", step(7), **who)
+    form = await press(server, REPORTER, form, "rep:set.police.planerar", step(8), **who)
+    chosen = lambda m: any(label.startswith("✓") for label, _ in buttons(m))  # noqa: E731
+    form = await press(server, REPORTER, form, "rep:set.impact.avstod", chosen, **who)
+    form = await press(server, REPORTER, form, "rep:done.impact", step(9), **who)
+    form = await press(server, REPORTER, form, "rep:set.gender.kvinna", step(10), **who)
     summary = await press(server, REPORTER, form, "rep:set.contact_me.ja", "Sammanfattning", **who)
 
     # Telegram fails the coordinator's messages right when the report goes: a 500, then a 429.
