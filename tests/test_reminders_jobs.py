@@ -38,7 +38,7 @@ DIREKTOR = 7_340_005  # a coordinator bound to `kommundirektor`, named in escala
 REPORTER = 7_390_009
 
 DIGEST_SV = "Din rutin vid hot och hat"
-DIGEST_EN = "Your routine for threats and hate"
+DIGEST_EN = "Your procedure for threats and hate"
 
 
 def at(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
@@ -238,7 +238,7 @@ async def test_remind_now_is_for_coordinators_and_can_be_repeated(h: Harness) ->
     assert await h.services.db.outbox_pending() == 0
 
     calls = await h.send(KARIN, "/paminn")
-    assert "köad till 2 personer i Solviks kommun" in texts(calls)[0]
+    assert "till alla i Solviks kommun (fiktiv) (mottagare: 2)" in texts(calls)[0]
     await h.services.outbox.send_due(h.app.bot)
     h.clock.advance(timedelta(minutes=5))
     await h.send(KARIN, "/remind")
