@@ -20,6 +20,15 @@ from bot.routines.triage import triage
 AFTER_ID = "efter"
 
 
+def message_words(update: Update) -> str:
+    """What a message says in words: its text, a caption, or a sticker's emoji (a 🔪 too)."""
+    message = update.effective_message
+    if message is None:
+        return ""
+    sticker = message.sticker.emoji if message.sticker else None
+    return message.text or message.caption or sticker or ""
+
+
 def with_danger_line(text: str, lang: str) -> Html:
     """A fallback answer (not understood, not text): the fixed danger line comes first."""
     return Html(f"<b>{danger_line(lang)}</b>\n{text}")
@@ -108,8 +117,7 @@ async def free_text(update: Update, context: TryggContext, p: Profile | None = N
 
     The whole message is read: danger is often told last, after what led up to it.
     """
-    message = update.effective_message
-    text = (message.text or message.caption or "") if message else ""
+    text = message_words(update)
     p = p or await profile(update, context)
     situations = situations_for(p.source)
     result = triage(text, situations, p.lang)

@@ -15,12 +15,20 @@ from bot.context import TryggContext
 from bot.handlers import callbacks, cases, mine, report, stats
 from bot.handlers.account import language_chosen
 from bot.handlers.common import Profile, profile, reply
-from bot.handlers.contact import show_menu, situation_choices, situation_chosen, with_danger_line
+from bot.handlers.contact import (
+    free_text,
+    message_words,
+    show_menu,
+    situation_choices,
+    situation_chosen,
+    with_danger_line,
+)
 from bot.handlers.membership import forget_chosen, join_chosen
 from bot.handlers.render import render_answer, visible_text
 from bot.i18n import Html, normalise_language, t
 from bot.reminders.commands import reminders_button
 from bot.routines.answer import answer, situations_for
+from bot.routines.triage import triage
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +51,16 @@ async def group_message(update: Update, context: TryggContext) -> None:
 
 
 async def not_text(update: Update, context: TryggContext) -> None:
-    """A sticker, photo, voice message or file: the danger line, then what the bot can read."""
+    """A sticker, photo, voice message or file: the danger line, then what the bot can read.
+
+    A caption or a sticker's emoji is read like a message: "han står utanför" under a photo, or
+    a 🔪 sticker, is danger all the same.
+    """
     p = await profile(update, context)
+    words = message_words(update)
+    if words and triage(words, situations_for(p.source), p.lang).acute:
+        await free_text(update, context, p)
+        return
     await not_understood_media(update, p)
 
 
