@@ -94,7 +94,7 @@ async def situation_chosen(update: Update, context: TryggContext, situation_id: 
     p = await profile(update, context)
     situation = find_situation(p.source, situation_id)
     if situation is None:
-        await reply(update, with_danger_line(t("callback.outdated", p.lang), p.lang))
+        await reply(update, t("callback.outdated", p.lang))  # it starts with the danger line
         await show_menu(update, context, p)
         return
     await send_answer(update, context, p, situation)

@@ -111,9 +111,12 @@ def _later_line(reach: Reachability, lang: str, timezone: str) -> str:
     return t("reach.later", lang, contact=name, opens=_when(reach.opens_at, timezone, lang))
 
 
-def _details(contact: Contact, lang: str) -> str | None:
-    """A contact's notes, e-mail and hours, for the folded part."""
+def _details(contact: Contact, lang: str, with_phone: bool) -> str | None:
+    """A contact's notes, e-mail and hours (and number, if not in the "call now" list), for
+    the folded part."""
     bits: list[str] = []
+    if with_phone and contact.phone:
+        bits.append(phone_link(contact))
     if contact.hours is not None:
         bits.append(escape(describe(contact.hours, lang)))
     if contact.email:
@@ -141,14 +144,7 @@ def _collect(answer: Answer, lang: str, timezone: str) -> _Parts:
     parts = _Parts([], [], [], [])
     called: set[str] = set()
     later: set[str] = set()
-    described: set[str] = set()
-
-    def describe_contact(contact: Contact) -> None:
-        if contact.id not in described:
-            described.add(contact.id)
-            detail = _details(contact, lang)
-            if detail:
-                parts.details.append(detail)
+    described: list[Contact] = []
 
     for resolved in answer.steps:
         if resolved.step.text is not None:
@@ -159,7 +155,8 @@ def _collect(answer: Answer, lang: str, timezone: str) -> _Parts:
             continue
         chain = (reach, *reach.instead)
         for link in chain:
-            describe_contact(link.contact)
+            if all(link.contact.id != c.id for c in described):
+                described.append(link.contact)
             if link.open_now:
                 if link.contact.id not in called:
                     called.add(link.contact.id)
@@ -168,6 +165,10 @@ def _collect(answer: Answer, lang: str, timezone: str) -> _Parts:
             if link.contact.id not in later and link.contact.id not in called:
                 later.add(link.contact.id)
                 parts.later.append(_later_line(link, lang, timezone))
+    for contact in described:
+        detail = _details(contact, lang, with_phone=contact.id not in called)
+        if detail:
+            parts.details.append(detail)
     if any(_EVIDENCE.search(text) for text in texts):
         parts.steps.append(t("answer.screenshots", lang))
     return parts
