@@ -190,22 +190,29 @@ def render_answer(answer: Answer, lang: str, timezone: str, *, reserve: int = 0)
     if parts.call_now:
         shown.append(t("answer.call_now", lang))
         shown.extend(parts.call_now)
-    if parts.later:
-        shown.append(t("answer.not_now", lang))
-        shown.extend(parts.later)
+    later = [t("answer.not_now", lang), *parts.later] if parts.later else []
+    # In acute danger what to do (get to safety) matters more than who answers on Monday: the
+    # steps come before the contacts that cannot be reached now, and the budget keeps room for them.
+    steps_first = answer.situation.urgent
+    if not steps_first:
+        shown.extend(later)
+    budget = VISIBLE_LIMIT - reserve
+    if steps_first and later:
+        budget -= len(visible_text("\n".join(later))) + 1
     folded: list[str] = []
     if parts.steps:
         shown.append(t("answer.do_this", lang))
-    budget = VISIBLE_LIMIT - reserve
     for number, step in enumerate(parts.steps, start=1):
         line = f"{number}. {step}"
         if not folded and len(visible_text("\n".join([*shown, line]))) <= budget:
             shown.append(line)
         else:
             folded.append(line)
-    if parts.steps and len(shown) and shown[-1] == t("answer.do_this", lang):
+    if parts.steps and shown[-1] == t("answer.do_this", lang):
         shown.pop()  # no step fitted: the heading goes into the fold with them
         folded.insert(0, t("answer.do_this", lang))
+    if steps_first:
+        shown.extend(later)
     if parts.details:
         folded.append(t("answer.details", lang))
         folded.extend(parts.details)
