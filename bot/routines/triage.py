@@ -31,6 +31,14 @@ with the same tolerance as other words (inflections, compounds, typos) and negat
 is not handled. Only a short list of common harmless words is kept out ("arbetsutskott" holds
 "skott", "skjuta upp" a meeting, "brinner för" a cause, "vapenvila").
 
+Danger also shows in ways the index cannot see, checked on the whole message: an emoji of a
+weapon, fire or explosion (🔪🔥💣🔫), a message that is only a cry for help ("hjälp", "Hjälp!!",
+"help me", "SOS"), and a weapon typed one letter off ("knvi", "nife"). Words of acute phrases of
+6 letters or more also meet a typo ("folowing", "brytter"), and dialect or phone spellings are
+read as the standard word ("mej", "nån", "hes"). English acute phrases are matched as written,
+since English stems join tenses ("followed me" is not "following me"). The corpus in
+tests/fixtures/triage/corpus.yaml measures all this: danger recall 100%, false alarms under 5%.
+
 Speed: an index is built once per list of situations (`TriageIndex`, about 10 ms for the 13
 situations of a routine; `index_for` caches them) and the analysis of each distinct word is
 cached. Measured with timeit while developing: a short message takes about 0.1 ms (0.6 ms when
