@@ -6,12 +6,27 @@ into the edge.
 
 from __future__ import annotations
 
+import phonenumbers
+
 from bot.i18n import Html, escape
-from bot.routines.models import Contact
+from bot.routines.models import Contact, Phone
+
+
+def phone_text(phone: Phone) -> str:
+    """A number as Telegram clients detect it and make tappable: international format, or a
+    national short number (112, 114 14). Telegram documents no `tel:` links, and some clients
+    refuse them or warn before opening one; the international form also dials from abroad."""
+    if not phone.e164.startswith("+"):
+        return phone.national
+    try:
+        parsed = phonenumbers.parse(phone.e164, None)
+    except phonenumbers.NumberParseException:
+        return phone.e164
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
 
 def phone_link(contact: Contact) -> Html:
-    """The contact's number in national format, linked as `tel:` with E.164 so a tap calls."""
+    """The contact's number, ready to tap (the name is kept for its callers of old)."""
     if contact.phone is None:
         return Html("")
-    return Html(f'<a href="tel:{escape(contact.phone.e164)}">{escape(contact.phone.national)}</a>')
+    return escape(phone_text(contact.phone))

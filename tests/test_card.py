@@ -71,7 +71,7 @@ def test_the_card_has_112_the_urgent_steps_and_the_routines_date(
     coordinator = next(s.contact for s in card.steps if s.contact and "Karin" in s.contact.name)
     assert coordinator.number == "0980-31 92 10"
     assert coordinator.detail == "mån–tors 08:00–16:30; fre 08:00–15:00"
-    assert coordinator.after_hours == "Stängt? Tjänsteman i beredskap (TiB) 070-174 06 12"
+    assert coordinator.after_hours == "Nås inte? Tjänsteman i beredskap (TiB) 070-174 06 12"
     assert card.footer == "Ur rutinen granskad 2026-09-01 · Solviks kommun (fiktiv)"
     assert card.important[0].number == "114 14"  # the police: named in most situations
     english = build_card(solvik, "en")

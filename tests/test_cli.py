@@ -107,8 +107,8 @@ async def test_terminal_chat_shows_buttons_as_numbers_and_answers(
     shown = out.getvalue()
     assert "Välkommen! Du är nu med i Solviks kommun (fiktiv)" in shown
     assert "  [1] 🆘 Akut fara" in shown
-    assert "Jag har fått ett hot" in shown and "0980-31 92 10" in shown
-    assert "1. SOS Alarm" in shown
+    assert "Jag har fått ett hot" in shown and "+46 980 31 92 10" in shown
+    assert "☎ SOS Alarm – nödnummer: 112" in shown
     assert not (tmp_path / "unused").exists()  # each chat uses a temporary database
 
 

@@ -285,7 +285,7 @@ def test_the_report_in_words(luckby: Routine) -> None:
     assert "Säkerhetssamordnare (kontor)" in sv and "Ditt parti (tyst)" in sv
     assert "<b>" not in sv
     en = render_report(report, luckby, "en", markup=True)
-    assert en.startswith("<b>Luckby kommun (test) – routine health</b>")
+    assert en.startswith("<b>Luckby kommun (test) – procedure health</b>")
     assert "Mon–Thu 22:00–24:00" in en
     assert format_hours(90, "sv") == "1,5" and format_hours(90, "en") == "1.5"
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 from bot.cli import configure_logging
+from bot.fragments import phone_text
 from bot.handlers import callbacks
 from tests.conftest import NIGHT, Harness, buttons, html, texts
 from tests.fakes import telegram_objects as tg
@@ -39,9 +40,10 @@ async def test_joining_with_an_invite_gives_the_organisations_answer(harness: Ha
     calls = await harness.press(ANNA, callbacks.situation("hot"))
     answer = "\n".join(texts(calls))
     assert "Karin Holm" in answer  # Solvik's security coordinator
-    assert "0980-31 92 10" in answer
-    assert 'href="tel:+46980319210"' in html(calls)
-    assert "Nås nu" in answer  # Tuesday 10:00: the office is open
+    assert "+46 980 31 92 10" in answer  # international format: every client can dial it
+    assert "tel:" not in html(calls)
+    call_now = answer.split("Ring nu:")[1].split("Gör så här:")[0]
+    assert "Säkerhetssamordnare (Karin Holm): +46 980 31 92 10" in call_now  # Tuesday 10:00
 
 
 async def test_at_night_a_closed_contact_offers_the_after_hours_one(harness: Harness) -> None:
@@ -49,8 +51,10 @@ async def test_at_night_a_closed_contact_offers_the_after_hours_one(harness: Har
     harness.clock.moment = NIGHT
     calls = await harness.press(ANNA, callbacks.situation("hot"))
     answer = "\n".join(texts(calls))
-    assert "Stängt nu, öppnar ons 08:00" in answer
-    assert "Kontakta i stället: Tjänsteman i beredskap (TiB)" in answer
+    call_now, later = answer.split("Ring nu:")[1].split("Kan inte nås nu:")
+    assert "Tjänsteman i beredskap (TiB): +46 70 174 06 12" in call_now
+    assert "Säkerhetssamordnare (Karin Holm): nås från ons 08:00" in later
+    assert "Stängt" not in answer  # people are not "closed"
 
 
 async def test_two_organisations_never_see_each_others_numbers(harness: Harness) -> None:
@@ -60,8 +64,8 @@ async def test_two_organisations_never_see_each_others_numbers(harness: Harness)
     norrmark = "\n".join(texts(await harness.press(BERIT, callbacks.situation("hot"))))
     solvik_phone = harness.services.registry.get("solvik").contacts["sakerhet"].phone  # type: ignore[union-attr]
     assert solvik_phone is not None
-    assert solvik_phone.national in solvik
-    assert solvik_phone.national not in norrmark
+    assert phone_text(solvik_phone) in solvik
+    assert phone_text(solvik_phone) not in norrmark
     assert "Region Norrmark" in norrmark and "Solvik" not in norrmark
 
 
@@ -69,15 +73,14 @@ async def test_acute_words_go_straight_to_112(harness: Harness) -> None:
     await harness.join(ANNA, "solvik")
     calls = await harness.send(ANNA, "det står en man utanför mitt hus med en kniv")
     answer = texts(calls)[0]
-    assert answer.startswith("🆘 Akut fara")
-    assert "1. SOS Alarm" in answer
-    assert 'href="tel:112"' in html(calls)
+    assert answer.startswith("Är du i fara nu? Ring 112.\n🆘 Akut fara")
+    assert answer.split("Ring nu:\n")[1].startswith("☎ SOS Alarm – nödnummer: 112")
 
 
 async def test_a_plain_message_is_triaged_to_its_situation(harness: Harness) -> None:
     await harness.join(ANNA, "solvik")
     calls = await harness.send(ANNA, "jag fick ett hotfullt mejl i natt")
-    assert texts(calls)[0].startswith("Jag har fått ett hot")
+    assert texts(calls)[0].startswith("Är du i fara nu? Ring 112.\nJag har fått ett hot")
 
 
 async def test_when_unsure_the_best_situations_are_offered(harness: Harness) -> None:
@@ -91,8 +94,9 @@ async def test_when_unsure_the_best_situations_are_offered(harness: Harness) -> 
 
 async def test_nonsense_gets_the_menu(harness: Harness) -> None:
     calls = await harness.send(CARL, "🙂🙂🙂")
-    assert "förstod inte" in texts(calls)[0]
-    assert len(buttons(calls)) == 13
+    assert texts(calls)[0].startswith("Är du i fara nu? Ring 112.\nJag förstod inte")
+    offered = [data for _, data in buttons(calls)]
+    assert offered == [*(callbacks.situation(s) for s in ("akut", "hot", "nathat")), "menu:"]
 
 
 async def test_english_users_get_english_and_can_switch(harness: Harness) -> None:

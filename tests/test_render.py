@@ -67,3 +67,29 @@ def test_data_the_bot_did_not_make_is_refused(data: str | None) -> None:
 def test_every_button_the_bot_makes_has_a_route() -> None:
     """A button whose action had no handler would answer "outdated" although the bot made it."""
     assert set(BUTTON_CALLBACKS) == callbacks.ACTIONS
+
+
+def test_a_long_fold_is_closed_and_reopened_across_messages() -> None:
+    """The expandable blockquote spans lines: a cut inside it keeps every part valid markup."""
+    folded = "\n".join(
+        f"<b>Kontakt {n}</b>: en lång anteckning om kontakten. " * 3 for n in range(80)
+    )
+    text = (
+        "Är du i fara nu? Ring 112.\nRing nu:\n<blockquote expandable>" + folded + "</blockquote>"
+    )
+    parts = split_html(text)
+    assert len(parts) > 1
+    for part in parts:
+        assert utf16_len(part) <= 4096
+        plain, entities = parse_html(part)  # raises if a tag were cut open
+        assert any(e["type"] == "expandable_blockquote" for e in entities)
+        assert plain
+
+
+def test_the_terminal_chat_marks_what_telegram_folds() -> None:
+    from bot.devchat.chat import show_folds
+
+    plain, entities = parse_html("Ring nu: 112\n<blockquote expandable>Mer\nom 😀</blockquote>")
+    shown = show_folds(plain, entities)
+    assert shown.startswith("Ring nu: 112\n  ┌ (folded in Telegram until tapped)\n")
+    assert shown.endswith("  │ Mer\n  │ om 😀")

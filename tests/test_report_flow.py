@@ -293,7 +293,7 @@ async def test_non_members_are_told_how_to_join(harness: Harness) -> None:
 async def test_acute_words_during_a_report_still_get_112(org: Harness) -> None:
     await org.send(REPORTER, "/rapportera")
     calls = await org.send(REPORTER, "han står utanför dörren med en kniv nu")
-    assert texts(calls)[0].startswith("🆘")
+    assert texts(calls)[0].startswith("Är du i fara nu? Ring 112.\n🆘")
     assert await org.services.db.get_draft(REPORTER) is not None
 
 

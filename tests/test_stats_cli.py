@@ -151,7 +151,7 @@ def test_export_csv_has_one_row_per_report_and_no_text_unless_asked(
     assert {r["type"] for r in rows} == {"hot", "nathat", "vald"}
     assert "description" not in rows[0]
     assert "ref" not in rows[0] and "created_at" not in rows[0]
-    assert rows[0]["type_label"] in ("Hot", "Näthat eller förtal", "Våld")
+    assert rows[0]["type_label"] in ("Hot", "Hat och trakasserier på nätet", "Våld")
 
     assert main(["export", "--org", "solvik", "--out", str(out), "--with-text"]) == 0
     rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8-sig"))))

@@ -53,7 +53,7 @@ def test_the_csv_has_codes_and_labels_one_row_per_report() -> None:
     violence = next(r for r in rows if r["type"] == "vald")
     assert violence["type_label"] == "Våld"
     assert violence["impacts"] == "avstod;overvagt"
-    assert violence["impacts_label"] == "Avstod fråga/uttalande; Övervägde lämna uppdrag"
+    assert violence["impacts_label"] == "Avstod fråga/uttalande; Funderat på att lämna uppdraget"
     assert violence["gender_label"] == "Kvinna"
     assert violence["state_label"] == "Stängd"
     assert violence["month"] == "2026-02"

@@ -212,7 +212,7 @@ def test_short_typos_are_not_guessed() -> None:
     ("text", "expected"),
     [
         ("I received a threatening email", "hot"),
-        ("someone is following me", "forfoljelse"),
+        ("he followed me home from the meeting", "forfoljelse"),
         ("my car was vandalised last night", "skadegorelse"),
         ("they threatened my children", "narstaende"),
     ],

@@ -44,7 +44,8 @@ class TerminalChat:
         if call.method == "sendPhoto":
             text = "[picture] " + text
         # The transport returns what Telegram would: HTML parsed away, so the text prints as is.
-        print("\n" + text, file=self.out)
+        entities = message.get("entities") or message.get("caption_entities") or []
+        print("\n" + show_folds(text, entities), file=self.out)
         markup = message.get("reply_markup") or {}
         rows = markup.get("inline_keyboard") or []
         if rows:
@@ -106,6 +107,20 @@ class TerminalChat:
         if update is None:
             update = self.message_update(line)
         await self.app.process_update(update)
+
+
+def show_folds(text: str, entities: list[dict[str, Any]]) -> str:
+    """Mark what Telegram folds (an expandable blockquote) with a bar, as a phone shows it."""
+    units = text.encode("utf-16-le")
+    for entity in sorted(entities, key=lambda e: -int(e["offset"])):
+        if entity.get("type") != "expandable_blockquote":
+            continue
+        start, end = int(entity["offset"]) * 2, (int(entity["offset"]) + int(entity["length"])) * 2
+        folded = units[start:end].decode("utf-16-le")
+        shown = "\n".join("  │ " + line for line in folded.split("\n"))
+        marked = f"  ┌ (folded in Telegram until tapped)\n{shown}"
+        units = units[:start] + marked.encode("utf-16-le") + units[end:]
+    return units.decode("utf-16-le")
 
 
 async def run_chat(

@@ -15,11 +15,18 @@ from telegram.error import Forbidden, TelegramError
 
 from bot.context import TryggContext
 from bot.handlers import callbacks, cases
-from bot.handlers.common import profile, reply
-from bot.handlers.contact import show_menu
-from bot.handlers.render import render_answer
-from bot.i18n import normalise_language, t
+from bot.handlers.common import Profile, profile, reply
+from bot.handlers.contact import (
+    free_text,
+    message_words,
+    show_menu,
+    situation_choices,
+    with_danger_line,
+)
+from bot.handlers.render import render_answer, visible_text
+from bot.i18n import Html, normalise_language, t
 from bot.routines.answer import answer, situations_for
+from bot.routines.triage import triage
 
 log = logging.getLogger(__name__)
 
@@ -33,17 +40,38 @@ async def group_message(update: Update, context: TryggContext) -> None:
     national = context.services.registry.national
     urgent = next((s for s in situations_for(national) if s.urgent), None)
     username = context.bot.username
-    await reply(update, t("group.private_only", lang, link=f"https://t.me/{username}"))
-    if urgent is not None:
-        result = answer(national, urgent, context.services.clock())
-        await reply(update, render_answer(result, lang, national.timezone))
+    invitation = t("group.private_only", lang, link=f"https://t.me/{username}")
+    if urgent is None:
+        await reply(update, with_danger_line(invitation, lang))
+        return
+    # One message, the danger line first: a group answer is read at a glance.
+    result = answer(national, urgent, context.services.clock())
+    text = render_answer(result, lang, national.timezone, reserve=len(visible_text(invitation)) + 4)
+    await reply(update, Html(f"{text}\n\n{invitation}"))
 
 
 async def not_text(update: Update, context: TryggContext) -> None:
-    """A sticker, photo, voice message or file: say what the bot can read."""
+    """A sticker, photo, voice message or file: the danger line, then what the bot can read.
+
+    A caption or a sticker's emoji is read like a message: "han står utanför" under a photo, or
+    a 🔪 sticker, is danger all the same.
+    """
     p = await profile(update, context)
-    await reply(update, t("message.not_text", p.lang))
-    await show_menu(update, context, p)
+    words = message_words(update)
+    if words and triage(words, situations_for(p.source), p.lang).acute:
+        await free_text(update, context, p)
+        return
+    await not_understood_media(update, p)
+
+
+async def not_understood_media(update: Update, p: Profile) -> None:
+    """What the bot says to anything it cannot read: 112 first, then the likeliest situations."""
+    situations = situations_for(p.source)
+    await reply(
+        update,
+        with_danger_line(t("message.not_text", p.lang), p.lang),
+        situation_choices(situations[:3], p.lang),
+    )
 
 
 async def edited(update: Update, context: TryggContext) -> None:

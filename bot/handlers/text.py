@@ -22,13 +22,13 @@ async def on_text(update: Update, context: TryggContext) -> None:
     message = update.effective_message
     text = (message.text or "") if message else ""
     if await cases.pending_text(update, context, p):
-        if triage(text[: contact.TRIAGE_CHARS], situations_for(p.source), p.lang).acute:
+        if triage(text, situations_for(p.source), p.lang).acute:
             await contact.free_text(update, context, p)
         return
     draft = await context.services.db.get_draft(p.user_id) if p.routine else None
     in_description = draft is not None and draft.step == "description"
     if draft is not None and in_description and p.routine and draft.org_id == p.routine.id:
-        if triage(text[: contact.TRIAGE_CHARS], situations_for(p.source), p.lang).acute:
+        if triage(text, situations_for(p.source), p.lang).acute:
             await contact.free_text(update, context, p)
         await report.description_text(update, context, p, draft)
         return

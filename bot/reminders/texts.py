@@ -1,7 +1,8 @@
 """What reminders say: Telegram HTML and button rows (as stored in the outbox), per language.
 
-Everything from a routine file passes through `escape`; numbers are linked as `tel:` so a tap
-calls. Buttons are plain data (`{"text", "callback_data"}`), as the outbox keeps them.
+Everything from a routine file passes through `escape`; numbers are plain international text
+(`render.phone_link`), which every Telegram client makes tappable. Buttons are plain data
+(`{"text", "callback_data"}`), as the outbox keeps them.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def _emergency(routine: Routine) -> Html:
     try:
         contact = routine.contact(EMERGENCY_REF)
     except KeyError:  # the loader always has 112; a hand-built routine may not
-        return Html('<a href="tel:112">112</a>')
+        return Html("112")
     return phone_link(contact) if contact.phone else Html("112")
 
 

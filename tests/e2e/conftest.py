@@ -280,8 +280,10 @@ class Phone:
 
     @property
     def link(self) -> str:
-        """How the bot links it: tap to call."""
-        return f'<a href="tel:{self.e164}">{self.national}</a>'
+        """How the bot shows it: plain international format, which every client makes tappable."""
+        return phonenumbers.format_number(
+            phonenumbers.parse(self.e164, None), phonenumbers.PhoneNumberFormat.INTERNATIONAL
+        )
 
 
 def phone(raw: str) -> Phone:

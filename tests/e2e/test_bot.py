@@ -76,18 +76,19 @@ async def threat_answer(server: FakeBotApiServer, user: int) -> tuple[str, str]:
 
 
 def assert_shows(text: str, html: str, number: Phone) -> None:
-    assert number.national in text
-    assert number.link in html
+    assert number.link in text
+    assert "tel:" not in html
 
 
 def assert_hides(text: str, html: str, numbers: set[Phone]) -> None:
     for number in numbers:
         assert number.national not in text
-        assert f"tel:{number.e164}" not in html
+        assert number.link not in text
 
 
-def first_step(text: str) -> str:
-    return next(line for line in text.splitlines() if line.startswith("1. "))
+def call_now(text: str) -> str:
+    """The first contact of the "call now" list."""
+    return text.split("Ring nu:\n")[1].splitlines()[0]
 
 
 def atomic_write(path: Path, text: str) -> None:
@@ -166,9 +167,8 @@ async def test_each_official_is_told_their_own_organisations_coordinator(
     # In their own words, acute danger: everyone's answer starts with 112.
     for user in (ANNA, BERIT, CARL):
         acute = await say(server, user, ACUTE, "Akut fara")
-        assert acute["text"].startswith("🆘 Akut fara")
-        assert "☎ 112" in first_step(acute["text"])
-        assert '<a href="tel:112">112</a>' in first_step(sent_html(server, acute))
+        assert acute["text"].startswith("Är du i fara nu? Ring 112.\n🆘 Akut fara")
+        assert "☎ SOS Alarm – nödnummer: 112" in call_now(acute["text"])
 
     assert failed_sends(server) == []
 
@@ -353,8 +353,9 @@ async def test_odd_input_gets_an_answer_and_never_crashes(
     assert len(longest) == 4096
     await say(server, ANNA, longest, THREAT_TITLE)
 
-    await say(server, ANNA, "😱😱😱🔪", lambda m: "text" in m)
-    await server.wait_for(ANNA, has_buttons)
+    # A knife emoji is danger: the acute answer, 112 first.
+    acute = await say(server, ANNA, "😱😱😱🔪", "Akut fara")
+    assert acute["text"].startswith("Är du i fara nu? Ring 112.\n🆘 Akut fara")
 
     html_like = "<b>x</b> & <script>alert(1)</script> &amp; </i>"
     await say(server, ANNA, html_like, lambda m: "text" in m)
@@ -369,7 +370,7 @@ async def test_odd_input_gets_an_answer_and_never_crashes(
     menu = await say(server, ANNA, "/kontakt", has_buttons)
     for forged in ("sit:finns_inte", "admin:drop", "lang:xx", "", "sit:" + "a" * 300, "ö:ä"):
         outdated = await press(server, ANNA, menu, forged, "Den knappen gäller inte längre")
-        assert outdated["text"].startswith("Den knappen gäller inte längre")
+        assert outdated["text"].startswith("Är du i fara nu? Ring 112.\nDen knappen gäller inte")
     await press(server, ANNA, menu, "join:forged-code", "Den inbjudningskoden känner jag inte")
     # A button under a message the bot never sent.
     server.push_callback(ANNA, 9999, "sit:hot")
