@@ -251,7 +251,16 @@ SELECT org_id, month, dim, code, COUNT(*) FROM (
 GROUP BY org_id, month, dim, code;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
+# v5: the check value of the secret key (an HMAC of a fixed label; bot/datadir.py), so a
+# database restored beside the wrong key is refused at start with a message.
+_V5_KEY_CHECK = """
+CREATE TABLE key_check (
+    id    INTEGER PRIMARY KEY CHECK (id = 1),
+    value TEXT NOT NULL
+) STRICT;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5_KEY_CHECK)
 """Ordered migration scripts; the schema version of the code is `len(MIGRATIONS)`."""
 
 
