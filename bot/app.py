@@ -12,8 +12,14 @@ from typing import Any
 
 from telegram import LinkPreviewOptions, Update
 from telegram.constants import ParseMode
-from telegram.error import TelegramError
-from telegram.ext import ApplicationBuilder, ContextTypes, Defaults, TypeHandler
+from telegram.error import NetworkError, TelegramError
+from telegram.ext import (
+    ApplicationBuilder,
+    ApplicationHandlerStop,
+    ContextTypes,
+    Defaults,
+    TypeHandler,
+)
 from telegram.request import BaseRequest, HTTPXRequest
 
 from bot.config import Settings
@@ -25,7 +31,7 @@ from bot.handlers.flood import FloodGuard
 from bot.handlers.ordering import PerUserOrder
 from bot.handlers.register import register
 from bot.invites import InviteService
-from bot.monitoring import Metrics, MetricsServer, ObservedRequest, TelegramWatch, outbox_age
+from bot.monitoring import Metrics, MetricsServer, ObservedRequest, TelegramWatch
 from bot.outbox import Outbox
 from bot.outbox import schedule as schedule_outbox
 from bot.reminders.jobs import start as start_reminders
@@ -38,7 +44,7 @@ log = logging.getLogger(__name__)
 OFFLINE_TOKEN = "123456789:offline-terminal-chat-token-0000"
 RELOAD_JOB = "routine-reload"
 METRICS_JOB = "metrics-refresh"
-METRICS_INTERVAL = 10.0
+METRICS_INTERVAL = 5.0
 
 
 FAKE_NOW = "TRYGG_FAKE_NOW"
@@ -108,10 +114,10 @@ def build_application(
     app: TryggApp = builder.build()
     app.bot_data.metrics = metrics
     app.add_handler(TypeHandler(Update, _count_update), group=-1000)
+    app.add_error_handler(_count_error)  # first: it also quiets failed polls (see there)
     # Flood control sees every update first; TRYGG_FLOOD_BURST=0 turns it off.
     guard = FloodGuard(settings.flood_burst, settings.flood_rate) if settings.flood_burst else None
     register(app, guard)
-    app.add_error_handler(_count_error)
     return app
 
 
@@ -122,9 +128,16 @@ async def _count_update(update: object, context: TryggContext) -> None:
 
 
 async def _count_error(update: object, context: TryggContext) -> None:
-    """By the error's class: the kind, never its message (which may quote a user)."""
-    if context.bot_data.metrics is not None and context.error is not None:
-        context.bot_data.metrics.errors.labels(kind=type(context.error).__name__).inc()
+    """Counted by the error's class: the kind, never its message (which may quote a user).
+
+    A poll that failed on the network is Telegram being away: the outage watch logs that once
+    when it starts and once when it ends, so the trace of every retry is not logged as well.
+    """
+    error = context.error
+    if context.bot_data.metrics is not None and error is not None:
+        context.bot_data.metrics.errors.labels(kind=type(error).__name__).inc()
+    if update is None and isinstance(error, NetworkError):
+        raise ApplicationHandlerStop
 
 
 async def _refresh_metrics(context: TryggContext) -> None:
@@ -136,7 +149,7 @@ async def _refresh_metrics(context: TryggContext) -> None:
     db = context.services.db
     try:
         metrics.outbox_depth.set(await db.outbox_pending())
-        metrics.outbox_oldest.set(outbox_age(await db.outbox_oldest(), context.services.clock()))
+        metrics.outbox_oldest_at = await db.outbox_oldest()
         metrics.reminders_recorded(await db.reminder_counts())
     except Exception as error:  # a busy database must not stop the heartbeat
         log.warning("metrics: could not read the database (%s)", type(error).__name__)

@@ -21,7 +21,7 @@ import threading
 import time
 from collections import Counter as Tally
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -112,10 +112,14 @@ class Metrics:
             "Age of the oldest queued message (0 when the outbox is empty)",
             registry=r,
         )
-        self.reminders = Counter(
-            "trygg_reminders_sent", "Reminders sent, by kind", ["kind"], registry=r
+        self.outbox_oldest_at: datetime | None = None  # read from the database by a job
+        self.outbox_oldest.set_function(lambda: outbox_age(self.outbox_oldest_at, _utc_now()))
+        self.reminders = Gauge(
+            "trygg_reminders_sent",
+            "Reminders recorded as sent in the database, by kind (digest, ack, gap...)",
+            ["kind"],
+            registry=r,
         )
-        self._reminders_seen: dict[str, int] = {}
         self._heartbeat = clock()
         self.server: MetricsServer | None = None  # the listener, when TRYGG_METRICS is set
 
@@ -133,15 +137,8 @@ class Metrics:
         return self._clock() - self._heartbeat
 
     def reminders_recorded(self, counts: dict[str, int]) -> None:
-        """Counts of reminders recorded in the database; the counter grows by what is new."""
         for kind, count in counts.items():
-            new = count - self._reminders_seen.get(kind, count if self._primed else 0)
-            if new > 0:
-                self.reminders.labels(kind=kind).inc(new)
-            self._reminders_seen[kind] = count
-        self._primed = True
-
-    _primed = False  # the first reading is the baseline of the counters' zero
+            self.reminders.labels(kind=kind).set(count)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
@@ -337,6 +334,10 @@ class MetricsServer:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 def outbox_age(oldest: datetime | None, now: datetime) -> float:
