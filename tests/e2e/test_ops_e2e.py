@@ -169,3 +169,23 @@ async def test_a_telegram_outage_is_logged_once_and_summarised(
     _, after = await asyncio.to_thread(_get, url)
     assert metric(after, "trygg_telegram_up") == 1
     await server.wait_polling(timeout=START_WAIT)  # and it serves again
+
+
+@pytest.mark.e2e
+async def test_the_bot_will_not_start_on_a_database_of_another_key(
+    trygg: Trygg, data_dir: Path
+) -> None:
+    await trygg.invite("solvik")  # the database now knows its key
+    key = data_dir.parent / "data.key"
+    key.rename(data_dir.parent / "old.key")
+    assert (await asyncio.to_thread(trygg, "keygen", str(key))).returncode == 0
+    done = await asyncio.to_thread(trygg, "run")
+    assert done.returncode == 2
+    assert "made with another secret key" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+    # With the right key back, it starts (and the fixture's bot would run as before).
+    key.unlink()
+    (data_dir.parent / "old.key").rename(key)
+    assert (
+        await asyncio.to_thread(trygg, "backup", "--out", str(data_dir.parent / "b"))
+    ).returncode == 0
