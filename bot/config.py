@@ -144,16 +144,38 @@ def _webhook(
     return url, listen, secret
 
 
+TOKEN_CREDENTIAL = "telegram-token"
+"""The systemd credential with the token: `LoadCredential=telegram-token:/etc/trygg/...`."""
+
+
+def _token_from_file(env: Mapping[str, str], problems: list[str]) -> str:
+    """The token from a file, so it never sits in the environment of a process listing:
+    TELEGRAM_BOT_TOKEN_FILE (a container secret), else the systemd credential."""
+    named = env.get("TELEGRAM_BOT_TOKEN_FILE", "").strip()
+    credentials = env.get("CREDENTIALS_DIRECTORY", "").strip()
+    if named:
+        path = Path(named)
+    elif credentials and (Path(credentials) / TOKEN_CREDENTIAL).is_file():
+        path = Path(credentials) / TOKEN_CREDENTIAL
+    else:
+        return ""
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as error:
+        problems.append(f"TELEGRAM_BOT_TOKEN_FILE: cannot read {path} ({type(error).__name__})")
+        return ""
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
-    """Read TELEGRAM_BOT_TOKEN, TRYGG_API_URL, TRYGG_DATA_DIR, TRYGG_ROUTINES, TRYGG_LOG_LEVEL,
-    TRYGG_RELOAD_INTERVAL, TRYGG_FLOOD_BURST, TRYGG_FLOOD_RATE, TRYGG_STATS_THRESHOLD,
-    TRYGG_KEY_FILE, TRYGG_WEBHOOK_URL, TRYGG_WEBHOOK_LISTEN, TRYGG_WEBHOOK_SECRET and
-    TRYGG_METRICS."""
+    """Read TELEGRAM_BOT_TOKEN (or TELEGRAM_BOT_TOKEN_FILE, or the telegram-token credential),
+    TRYGG_API_URL, TRYGG_DATA_DIR, TRYGG_ROUTINES, TRYGG_LOG_LEVEL, TRYGG_RELOAD_INTERVAL,
+    TRYGG_FLOOD_BURST, TRYGG_FLOOD_RATE, TRYGG_STATS_THRESHOLD, TRYGG_KEY_FILE,
+    TRYGG_WEBHOOK_URL, TRYGG_WEBHOOK_LISTEN, TRYGG_WEBHOOK_SECRET and TRYGG_METRICS."""
     env = os.environ if environ is None else environ
     problems: list[str] = []
 
     token: Secret | None = None
-    raw_token = env.get("TELEGRAM_BOT_TOKEN", "").strip()
+    raw_token = env.get("TELEGRAM_BOT_TOKEN", "").strip() or _token_from_file(env, problems)
     if raw_token:
         if _TOKEN_SHAPE.match(raw_token):
             token = Secret(raw_token)
