@@ -28,7 +28,8 @@ from bot.routines.models import Routine
 from bot.routines.registry import RoutineRegistry
 from bot.routines.values import parse_duration
 from bot.storage import Role
-from bot.storage.db import Database
+from bot.storage.db import Database, StorageError
+from bot.storage.migrations import MigrationError
 
 log = logging.getLogger("bot")
 
@@ -653,7 +654,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _main(argv)
     except KeyboardInterrupt:
         return 130
-    except DataDirError as error:  # a wrong or missing key, an unusable folder or backup
+    except (DataDirError, MigrationError, StorageError) as error:
+        # A wrong or missing key, an unusable folder, backup or database: messages written
+        # for the operator, naming files and versions, never data.
         print(f"trygg: {error}", file=sys.stderr)
         return 2
     except OSError as error:
