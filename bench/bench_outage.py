@@ -43,7 +43,7 @@ WATCHED = (
     "trygg_outbox_oldest_age_seconds",
     "trygg_answers_total",
     "trygg_updates_total",
-    "trygg_reminders_sent_total",
+    "trygg_reminders_sent",
 )
 
 

@@ -158,7 +158,7 @@ def _run_webhook(app: Any, settings: Settings, allowed: list[str]) -> None:
     )
     host, port = settings.webhook_listen
     path = urlsplit(settings.webhook_url).path.strip("/")
-    log.info("webhook mode: listening on %s:%d/%s behind %s", host, port, path, "the proxy")
+    log.info("webhook mode: Telegram posts to the proxy, which passes on to %s:%d", host, port)
     app.run_webhook(
         listen=host,
         port=port,
