@@ -54,10 +54,10 @@ BAD: dict[str, list[list[str]]] = {
     "keygen": [["keygen", "{missing}/trygg.key"], ["keygen"]],
     "backup": [["backup", "--out", "{missing}/b.sqlite3"], ["backup"]],
     "restore": [["restore", "--from", "{missing}/b.sqlite3"], ["restore"]],
+    # Commands of other branches; skipped until they exist here. Add sharper cases with them.
+    "members": [["members", "--bogus"]],
+    "revoke": [["revoke", "--bogus"]],
 }
-
-# Commands other branches add; they bring their own bad-input cases to BAD when merged.
-_NOT_YET: set[str] = set()
 
 
 @pytest.fixture
@@ -76,7 +76,7 @@ def _commands() -> set[str]:
 
 
 def test_every_command_has_bad_input_cases() -> None:
-    assert _commands() - _NOT_YET == set(BAD)
+    assert _commands() <= set(BAD), "add bad-input cases for the new command to BAD"
 
 
 def _run(args: list[str]) -> int:
@@ -90,6 +90,8 @@ def _run(args: list[str]) -> int:
 def test_bad_input_gets_a_line_and_a_non_zero_exit(
     env: Path, args: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
+    if args[0] not in _commands():
+        pytest.skip(f"no trygg {args[0]} on this branch")
     filled = [a.format(missing=env / "missing", tmp=env) for a in args]
     code = _run(filled)  # an exception here would be the traceback a coordinator sees
     out = capsys.readouterr()
