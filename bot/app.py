@@ -197,6 +197,8 @@ def _start_metrics(app: TryggApp, settings: Settings) -> None:
     metrics = app.bot_data.metrics
     if settings.metrics_listen is None or metrics is None:
         return
+    if app.bot_data.services is not None:
+        metrics.wall_clock = app.bot_data.services.clock  # queue times are on this clock
     metrics.server = MetricsServer(settings.metrics_listen, metrics)
     metrics.server.start()
     if app.job_queue is not None:

@@ -113,7 +113,10 @@ class Metrics:
             registry=r,
         )
         self.outbox_oldest_at: datetime | None = None  # read from the database by a job
-        self.outbox_oldest.set_function(lambda: outbox_age(self.outbox_oldest_at, _utc_now()))
+        self.wall_clock: Callable[[], datetime] = _utc_now  # the bot's clock, set at start
+        self.outbox_oldest.set_function(
+            lambda: outbox_age(self.outbox_oldest_at, self.wall_clock())
+        )
         self.reminders = Gauge(
             "trygg_reminders_sent",
             "Reminders recorded as sent in the database, by kind (digest, ack, gap...)",
