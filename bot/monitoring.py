@@ -97,6 +97,7 @@ class Metrics:
             "trygg_telegram_up", "1 when Telegram answers, 0 during an outage", registry=r
         )
         self.telegram_up.set(1)
+        self.telegram_is_up = True
         self.last_success = Gauge(
             "trygg_telegram_seconds_since_success",
             "Seconds since the last Bot API call that Telegram answered",
@@ -128,6 +129,10 @@ class Metrics:
 
     def success(self) -> None:
         self._last_success_at = self._clock()
+
+    def set_telegram_up(self, up: bool) -> None:
+        self.telegram_is_up = up
+        self.telegram_up.set(1 if up else 0)
 
     def seconds_since_success(self) -> float:
         return self._clock() - self._last_success_at
@@ -178,7 +183,7 @@ class TelegramWatch:
                 self.in_outage = True
         if starts:
             if self._metrics is not None:
-                self._metrics.telegram_up.set(0)
+                self._metrics.set_telegram_up(False)
             log.warning(
                 "Telegram outage: %d calls failed since %.0f s ago (%s); queued messages wait, "
                 "and the end of the outage will be logged",
@@ -204,7 +209,7 @@ class TelegramWatch:
             self.in_outage = False
         if ended and first is not None:
             if self._metrics is not None:
-                self._metrics.telegram_up.set(1)
+                self._metrics.set_telegram_up(True)
             log.warning(
                 "Telegram answers again after %.0f s: %d calls failed (%s)",
                 now - first,
@@ -291,7 +296,7 @@ class _Handler(BaseHTTPRequestHandler):
             healthy = stalled < STALL_SECONDS
             body = {
                 "status": "ok" if healthy else "stalled",
-                "telegram": "up" if metrics.telegram_up._value.get() else "down",
+                "telegram": "up" if metrics.telegram_is_up else "down",
                 "seconds_since_telegram_answered": round(metrics.seconds_since_success(), 1),
             }
             text = json.dumps(body).encode()
