@@ -23,6 +23,7 @@ from telegram.error import InvalidToken, TelegramError
 from bot.config import ConfigError, Settings, load_settings
 from bot.datadir import DataDirError, create_key_file, open_database, prepare_data_dir
 from bot.invites import NATIONAL_ORG, InviteService, deep_link
+from bot.monitoring import ListenError
 from bot.routines.loader import check_paths
 from bot.routines.models import Routine
 from bot.routines.registry import RoutineRegistry
@@ -654,7 +655,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _main(argv)
     except KeyboardInterrupt:
         return 130
-    except (DataDirError, MigrationError, StorageError) as error:
+    except (DataDirError, MigrationError, StorageError, ListenError) as error:
         # A wrong or missing key, an unusable folder, backup or database: messages written
         # for the operator, naming files and versions, never data.
         print(f"trygg: {error}", file=sys.stderr)

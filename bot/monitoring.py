@@ -320,11 +320,22 @@ class _Server(ThreadingHTTPServer):
         super().__init__(address, _Handler)
 
 
+class ListenError(RuntimeError):
+    """The metrics listener cannot have its address; the message names the setting."""
+
+
 class MetricsServer:
     """`/healthz` and `/metrics` on `address`, served from a thread of their own."""
 
     def __init__(self, address: tuple[str, int], metrics: Metrics) -> None:
-        self._server = _Server(address, metrics)
+        try:
+            self._server = _Server(address, metrics)
+        except OSError as error:
+            host, port = address
+            raise ListenError(
+                f"TRYGG_METRICS: cannot listen on {host}:{port} ({error.strerror}); "
+                "choose a free port"
+            ) from None
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="trygg-metrics", daemon=True
         )
@@ -339,9 +350,10 @@ class MetricsServer:
         log.info("health and metrics on http://%s:%d/healthz and /metrics", host, self.port)
 
     def stop(self) -> None:
-        self._server.shutdown()
+        if self._thread.is_alive():  # shutdown() would wait forever for a loop never started
+            self._server.shutdown()
+            self._thread.join(timeout=5)
         self._server.server_close()
-        self._thread.join(timeout=5)
 
 
 def _utc_now() -> datetime:

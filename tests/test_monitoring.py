@@ -10,7 +10,7 @@ import pytest
 from telegram import Bot
 from telegram.error import TelegramError
 
-from bot.monitoring import Metrics, MetricsServer, ObservedRequest, TelegramWatch
+from bot.monitoring import ListenError, Metrics, MetricsServer, ObservedRequest, TelegramWatch
 from bot.transport import RecordingRequest
 
 TOKEN = "123456789:offline-terminal-chat-token-0000"
@@ -129,3 +129,14 @@ def test_healthz_and_metrics_are_served_and_name_no_one() -> None:
         for label in sample.labels
     }
     assert labels <= {"kind"}  # nothing finer than a kind: no chat, user or organisation
+
+
+def test_a_busy_metrics_port_is_named_in_the_error() -> None:
+    first = MetricsServer(("127.0.0.1", 0), Metrics())
+    try:
+        with pytest.raises(
+            ListenError, match=rf"TRYGG_METRICS: cannot listen on 127.0.0.1:{first.port}"
+        ):
+            MetricsServer(("127.0.0.1", first.port), Metrics())
+    finally:
+        first.stop()
