@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from telegram import Bot, Update
 from telegram.error import InvalidToken, TelegramError
@@ -31,6 +31,9 @@ from bot.routines.values import parse_duration
 from bot.storage import Role
 from bot.storage.db import Database, StorageError
 from bot.storage.migrations import MigrationError
+
+if TYPE_CHECKING:
+    from bot.context import TryggApp
 
 log = logging.getLogger("bot")
 
@@ -146,7 +149,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_webhook(app: Any, settings: Settings, allowed: list[str]) -> None:
+def _run_webhook(app: TryggApp, settings: Settings, allowed: list[str]) -> None:
     """Telegram posts updates to TRYGG_WEBHOOK_URL (the reverse proxy), which passes them to
     TRYGG_WEBHOOK_LISTEN. Only posts with the secret token in their header are taken: the
     webhook server of python-telegram-bot answers others 403 before they reach a handler."""

@@ -5,7 +5,8 @@ being threatened. A group- or world-readable directory on a shared server would 
 anyone with a login, so it is made owner-only on every start, not just when it is created.
 
 The secret key seals and tags what the database must not hold in clear (bot/crypto.py), so it is
-kept *outside* the data directory: a copy or backup of the directory alone then reads as noise.
+kept *outside* the data directory: a copy or backup of the directory alone does not open what is
+sealed.
 Where the key is, first found first:
 
 1. `TRYGG_KEY_FILE`, created there if it does not exist yet;
@@ -98,6 +99,8 @@ def locate_key(
             KEY_ENV,
         )
         return legacy, False
+    if legacy.exists():
+        log.warning("%s is still in the data directory beside %s: delete it", legacy, default)
     return default, True
 
 
