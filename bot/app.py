@@ -45,6 +45,7 @@ OFFLINE_TOKEN = "123456789:offline-terminal-chat-token-0000"
 RELOAD_JOB = "routine-reload"
 METRICS_JOB = "metrics-refresh"
 METRICS_INTERVAL = 5.0
+METRICS_GROUP = 1000
 
 
 FAKE_NOW = "TRYGG_FAKE_NOW"
@@ -113,7 +114,9 @@ def build_application(
     )
     app: TryggApp = builder.build()
     app.bot_data.metrics = metrics
-    app.add_handler(TypeHandler(Update, _count_update), group=-1000)
+    # Last, after every other group: flood control must stay first, and an update it drops is
+    # not one handled.
+    app.add_handler(TypeHandler(Update, _count_update), group=METRICS_GROUP)
     app.add_error_handler(_count_error)  # first: it also quiets failed polls (see there)
     # Flood control sees every update first; TRYGG_FLOOD_BURST=0 turns it off.
     guard = FloodGuard(settings.flood_burst, settings.flood_rate) if settings.flood_burst else None
@@ -122,7 +125,7 @@ def build_application(
 
 
 async def _count_update(update: object, context: TryggContext) -> None:
-    """Counted before any handler, flood control included."""
+    """Counted after the handlers of the other groups ran (or did not match)."""
     if context.bot_data.metrics is not None:
         context.bot_data.metrics.updates.inc()
 

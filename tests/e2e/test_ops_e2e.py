@@ -81,6 +81,17 @@ def metric(text: str, name: str) -> float:
     return total
 
 
+async def wait_metric(port: int, name: str, value: float) -> str:
+    """The exposition once `name` has reached `value` (bounded)."""
+    deadline = time.monotonic() + WAIT
+    while True:
+        status, text = await asyncio.to_thread(_get, f"http://127.0.0.1:{port}/metrics")
+        assert status == 200
+        if metric(text, name) >= value or time.monotonic() > deadline:
+            return text
+        await asyncio.sleep(0.05)
+
+
 def assert_no_ids(text: str, *ids: int) -> None:
     for user_id in ids:
         assert str(user_id) not in text
@@ -127,8 +138,8 @@ async def test_webhook_mode_takes_only_posts_with_the_secret(
         # The metrics count what happened, and name no one.
         status, health = await asyncio.to_thread(_get, f"http://127.0.0.1:{metrics_port}/healthz")
         assert status == 200 and json.loads(health)["status"] == "ok"
-        status, text = await asyncio.to_thread(_get, f"http://127.0.0.1:{metrics_port}/metrics")
-        assert status == 200
+        # Counted once its handlers are done, a moment after the answer went out.
+        text = await wait_metric(metrics_port, "trygg_updates_total", 2)
         assert metric(text, "trygg_updates_total") == 2  # the two refused never arrived
         assert metric(text, "trygg_answers_total") >= 2
         assert metric(text, "trygg_telegram_up") == 1
