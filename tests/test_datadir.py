@@ -162,3 +162,15 @@ async def test_a_database_refuses_a_key_it_was_not_made_with(tmp_path: Path) -> 
     assert other.secret_key != data.secret_key
     with pytest.raises(WrongKeyError, match=r"another secret key.*TRYGG_KEY_FILE"):
         await open_database(other)
+
+
+def test_an_old_key_left_beside_a_moved_one_is_pointed_out(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "data"
+    path.mkdir(mode=0o700)
+    create_key_file(path / "secret.key")
+    create_key_file(tmp_path / "data.key")  # moved out (a copy), the old one not yet deleted
+    data = prepare_data_dir(path, environ=NO_ENV)
+    assert data.key_path == tmp_path / "data.key"
+    assert "secret.key is still in the data directory" in caplog.text
