@@ -42,6 +42,7 @@ BENCHMARKS: dict[str, str] = {
     "duplicate_window": "bench.bench_duplicate_window",
     "stats_1m": "bench.bench_stats",
     "load_e2e": "bench.bench_load_e2e",  # two minutes: 500 users against the bot and a bare bot
+    "outage_60s": "bench.bench_outage",  # 90 s: metrics and log through a minute without Telegram
 }
 
 _REQUIRED = ("value", "unit")

@@ -10,34 +10,43 @@ import signal
 from datetime import UTC, datetime
 from typing import Any
 
-from telegram import LinkPreviewOptions
+from telegram import LinkPreviewOptions, Update
 from telegram.constants import ParseMode
-from telegram.error import TelegramError
-from telegram.ext import ApplicationBuilder, ContextTypes, Defaults
-from telegram.request import BaseRequest
+from telegram.error import NetworkError, TelegramError
+from telegram.ext import (
+    ApplicationBuilder,
+    ApplicationHandlerStop,
+    ContextTypes,
+    Defaults,
+    TypeHandler,
+)
+from telegram.request import BaseRequest, HTTPXRequest
 
 from bot import activity
 from bot.config import Settings
 from bot.context import BotData, Clock, Services, TryggApp, TryggContext
 from bot.crypto import Sealer
-from bot.datadir import prepare_data_dir
+from bot.datadir import open_database, prepare_data_dir
 from bot.handlers.commands import publish_default_commands
 from bot.handlers.flood import FloodGuard
 from bot.handlers.ordering import PerUserOrder
 from bot.handlers.register import register
 from bot.invites import InviteService
+from bot.monitoring import Metrics, MetricsServer, ObservedRequest, TelegramWatch
 from bot.outbox import Outbox
 from bot.outbox import schedule as schedule_outbox
 from bot.reminders.jobs import start as start_reminders
 from bot.reports.retention import schedule as schedule_retention
 from bot.routines.registry import RoutineRegistry
-from bot.storage.db import Database
 
 log = logging.getLogger(__name__)
 
 # The token used offline (terminal chat, tests): the fake transport never checks it.
 OFFLINE_TOKEN = "123456789:offline-terminal-chat-token-0000"
 RELOAD_JOB = "routine-reload"
+METRICS_JOB = "metrics-refresh"
+METRICS_INTERVAL = 5.0
+METRICS_GROUP = 1000
 
 
 FAKE_NOW = "TRYGG_FAKE_NOW"
@@ -95,23 +104,67 @@ def build_application(
     )
     if settings.api_url:
         builder = builder.base_url(settings.api_url)
-    if request is not None:
-        builder = builder.request(request)
-    if updates_request is not None:
-        builder = builder.get_updates_request(updates_request)
+    # Every Bot API call passes the watch: outages are logged once and counted (monitoring.py).
+    # The pool sizes are python-telegram-bot's own defaults.
+    metrics = Metrics()
+    watch = TelegramWatch(metrics)
+    builder = builder.request(
+        ObservedRequest(request or HTTPXRequest(connection_pool_size=256), watch, metrics)
+    ).get_updates_request(
+        ObservedRequest(updates_request or HTTPXRequest(connection_pool_size=1), watch, metrics)
+    )
     app: TryggApp = builder.build()
+    app.bot_data.metrics = metrics
+    # Last, after every other group: flood control must stay first, and an update it drops is
+    # not one handled.
+    app.add_handler(TypeHandler(Update, _count_update), group=METRICS_GROUP)
+    app.add_error_handler(_count_error)  # first: it also quiets failed polls (see there)
     # Flood control sees every update first; TRYGG_FLOOD_BURST=0 turns it off.
     guard = FloodGuard(settings.flood_burst, settings.flood_rate) if settings.flood_burst else None
     register(app, guard)
     return app
 
 
+async def _count_update(update: object, context: TryggContext) -> None:
+    """Counted after the handlers of the other groups ran (or did not match)."""
+    if context.bot_data.metrics is not None:
+        context.bot_data.metrics.updates.inc()
+
+
+async def _count_error(update: object, context: TryggContext) -> None:
+    """Counted by the error's class: the kind, never its message (which may quote a user).
+
+    A poll that failed on the network is Telegram being away: the outage watch logs that once
+    when it starts and once when it ends, so the trace of every retry is not logged as well.
+    """
+    error = context.error
+    if context.bot_data.metrics is not None and error is not None:
+        context.bot_data.metrics.errors.labels(kind=type(error).__name__).inc()
+    if update is None and isinstance(error, NetworkError):
+        raise ApplicationHandlerStop
+
+
+async def _refresh_metrics(context: TryggContext) -> None:
+    """What the metrics read from the database, and the event loop's heartbeat."""
+    metrics = context.bot_data.metrics
+    if metrics is None:
+        return
+    metrics.heartbeat()
+    db = context.services.db
+    try:
+        metrics.outbox_depth.set(await db.outbox_pending())
+        metrics.outbox_oldest_at = await db.outbox_oldest()
+        metrics.reminders_recorded(await db.reminder_counts())
+    except Exception as error:  # a busy database must not stop the heartbeat
+        log.warning("metrics: could not read the database (%s)", type(error).__name__)
+
+
 def _make_post_init(settings: Settings, clock: Clock) -> Any:
     async def post_init(app: TryggApp) -> None:
         """Open services before the first update is handled."""
-        data_dir = prepare_data_dir(settings.data_dir)
+        data_dir = prepare_data_dir(settings.data_dir, settings.key_file)
+        db = await open_database(data_dir)  # WrongKeyError: a database of another key
         sealer = Sealer(data_dir.secret_key)
-        db = await Database.open(data_dir.db_path, sealer)
         registry = RoutineRegistry(settings.routines_dir)
         await asyncio.to_thread(registry.reload)
         app.bot_data.services = Services(
@@ -144,12 +197,32 @@ def _make_post_init(settings: Settings, clock: Clock) -> Any:
             )
         await start_reminders(app)  # what fell due while the bot was down, then every minute
         _install_sighup(app)
+        _start_metrics(app, settings)
 
     return post_init
 
 
+def _start_metrics(app: TryggApp, settings: Settings) -> None:
+    """/healthz and /metrics on TRYGG_METRICS, refreshed by a job (also the heartbeat)."""
+    metrics = app.bot_data.metrics
+    if settings.metrics_listen is None or metrics is None:
+        return
+    if app.bot_data.services is not None:
+        metrics.wall_clock = app.bot_data.services.clock  # queue times are on this clock
+    metrics.server = MetricsServer(settings.metrics_listen, metrics)
+    metrics.server.start()
+    if app.job_queue is not None:
+        app.job_queue.run_repeating(
+            _refresh_metrics, interval=METRICS_INTERVAL, first=0, name=METRICS_JOB
+        )
+
+
 async def _post_shutdown(app: TryggApp) -> None:
     """Close what post_init opened."""
+    metrics = app.bot_data.metrics
+    if metrics is not None and metrics.server is not None:
+        metrics.server.stop()
+        metrics.server = None
     services = app.bot_data.services
     if services is not None:
         await services.db.close()

@@ -1,4 +1,9 @@
-"""The `trygg` command: run · check · chat · invite · remind."""
+"""The `trygg` command: run · check · chat · invite · remind · keygen · backup · restore · ...
+
+Every command fails with one line that says what to do, never a traceback: `main` turns the
+errors an operator can cause (a missing folder, a wrong key, a locked database) into a message
+and a non-zero exit code.
+"""
 
 from __future__ import annotations
 
@@ -6,25 +11,30 @@ import argparse
 import asyncio
 import logging
 import os
-import re
 import sys
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from telegram import Bot, Update
 from telegram.error import InvalidToken, TelegramError
 
 from bot.config import ConfigError, Settings, load_settings
-from bot.crypto import Sealer
-from bot.datadir import prepare_data_dir
+from bot.datadir import DataDirError, create_key_file, open_database, prepare_data_dir
 from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES
 from bot.invites import NATIONAL_ORG, InviteService, deep_link
+from bot.monitoring import ListenError
 from bot.routines.loader import check_paths
 from bot.routines.models import Routine
 from bot.routines.registry import RoutineRegistry
+from bot.routines.values import parse_duration
 from bot.storage import Role
-from bot.storage.db import Database
+from bot.storage.db import Database, StorageError
+from bot.storage.migrations import MigrationError
+
+if TYPE_CHECKING:
+    from bot.context import TryggApp
 
 log = logging.getLogger("bot")
 
@@ -40,9 +50,6 @@ TOKEN_REFUSED = """\
 trygg: Telegram refused the bot token. Check TELEGRAM_BOT_TOKEN (BotFather shows it, or
   revokes it), and TRYGG_API_URL if you run your own Bot API server.
 """
-
-_DURATION = re.compile(r"^(\d+)([smhdw])$")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 # Third-party loggers and the most they may say, whatever TRYGG_LOG_LEVEL is: httpx logs URLs
@@ -127,18 +134,48 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bot.app import build_application
 
     app = build_application(settings)
+    allowed = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY]
     try:
-        app.run_polling(
-            allowed_updates=[Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY],
-            close_loop=False,
-            # Telegram unreachable at start (an outage, a network not up yet after a reboot):
-            # keep trying, one second apart and then longer, at most 30 s, rather than exit.
-            bootstrap_retries=-1,
-        )
+        if settings.webhook_url is not None:
+            _run_webhook(app, settings, allowed)
+        else:
+            app.run_polling(
+                allowed_updates=allowed,
+                close_loop=False,
+                # Telegram unreachable at start (an outage, a network not up yet after a
+                # reboot): keep trying, 1 s apart and then longer, at most 30 s, not exit.
+                bootstrap_retries=-1,
+            )
     except InvalidToken:  # its message quotes the token: say what to do instead
         print(TOKEN_REFUSED, file=sys.stderr)
         return 2
     return 0
+
+
+def _run_webhook(app: TryggApp, settings: Settings, allowed: list[str]) -> None:
+    """Telegram posts updates to TRYGG_WEBHOOK_URL (the reverse proxy), which passes them to
+    TRYGG_WEBHOOK_LISTEN. Only posts with the secret token in their header are taken: the
+    webhook server of python-telegram-bot answers others 403 before they reach a handler."""
+    import secrets
+    from urllib.parse import urlsplit
+
+    assert settings.webhook_url is not None
+    secret = (
+        settings.webhook_secret.reveal() if settings.webhook_secret else secrets.token_urlsafe(32)
+    )
+    host, port = settings.webhook_listen
+    path = urlsplit(settings.webhook_url).path.strip("/")
+    log.info("webhook mode: Telegram posts to the proxy, which passes on to %s:%d", host, port)
+    app.run_webhook(
+        listen=host,
+        port=port,
+        url_path=path,
+        webhook_url=settings.webhook_url,
+        secret_token=secret,
+        allowed_updates=allowed,
+        close_loop=False,
+        bootstrap_retries=-1,
+    )
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -146,24 +183,46 @@ def cmd_check(args: argparse.Namespace) -> int:
     routines_dir = Path(args.routines or os.environ.get("TRYGG_ROUTINES") or "routines")
     paths = [Path(p) for p in args.paths] or [routines_dir]
     missing = [p for p in paths if not p.exists()]
+    # Everything on stdout, in order: problems, warnings, then the verdict.
     for path in missing:
-        print(f"{path}: no such file or directory", file=sys.stderr)
-    problems = check_paths([p for p in paths if p.exists()], routines_dir)
+        print(f"{path}: no such file or directory")
+    loaded: list[Routine] = []
+    problems = check_paths([p for p in paths if p.exists()], routines_dir, loaded)
     for problem in problems:
         print(problem)
+    warnings = [w for routine in loaded for w in routine_warnings(routine)]
+    for warning in warnings:
+        print(warning)
     if problems or missing:
         return 1
-    print(f"ok: {', '.join(str(p) for p in paths)}", file=sys.stderr)
-    return 0
+    counted = f" ({len(warnings)} warning{'s' if len(warnings) != 1 else ''})" if warnings else ""
+    print(f"ok: {', '.join(str(p) for p in paths)}{counted}")
+    return 0  # warnings are advice: the file works
+
+
+def routine_warnings(routine: Routine) -> list[str]:
+    """What loads but will likely let someone down: reports to nobody, hours with no one after."""
+    where = str(routine.source or routine.id)
+    found: list[str] = []
+    if not routine.receiving_contacts():
+        found.append(
+            f"{where}: warning: no contact has receives_reports: true, so reports reach nobody"
+        )
+    for contact in routine.contacts.values():
+        if contact.hours is not None and contact.after_hours is None:
+            found.append(
+                f"{where}: warning: contacts.{contact.id} has hours but no after_hours: outside "
+                "them the answer names nobody of yours to call"
+            )
+    return found
 
 
 def parse_expiry(text: str) -> timedelta:
-    found = _DURATION.match(text.strip())
-    if not found or int(found[1]) == 0:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a duration: use a number and s, m, h, d or w, e.g. 30d"
-        )
-    return timedelta(seconds=int(found[1]) * _UNIT_SECONDS[found[2]])
+    """A duration as routine files write them (`30d`, `1mo`; a month is 30 days here)."""
+    try:
+        return parse_duration(text).as_timedelta()
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 async def _bot_username(settings: Settings) -> str | None:
@@ -235,15 +294,15 @@ def _warn_if_receives_nothing(routine: Routine, contact: str) -> None:
 
 
 async def _store_invite(args: argparse.Namespace, settings: Settings, contact: str | None) -> int:
-    data_dir = prepare_data_dir(settings.data_dir)
-    async with await Database.open(data_dir.db_path, Sealer(data_dir.secret_key)) as db:
+    data_dir = prepare_data_dir(settings.data_dir, settings.key_file)
+    async with await open_database(data_dir) as db:
         from bot.app import utc_now
 
         service = InviteService(db, data_dir.secret_key, utc_now)
         code = await service.create(args.org, Role(args.role), contact, args.uses, args.expires)
     username = await _bot_username(settings)
     print(deep_link(username or "YOUR_BOT", code))
-    print(f"(in the terminal chat: /start {code})", file=sys.stderr)
+    print(f"(to try it offline: trygg chat --invite {code})", file=sys.stderr)
     if username is None:
         print("(set TELEGRAM_BOT_TOKEN to fill in the bot's username)", file=sys.stderr)
     return 0
@@ -262,7 +321,27 @@ def cmd_chat(args: argparse.Namespace) -> int:
     configure_logging("WARNING")
     from bot.devchat.chat import run_chat
 
-    return asyncio.run(run_chat(settings, org=args.org, lang=args.lang, role=args.role))
+    if args.invite is not None and args.org is not None:
+        print("trygg: --invite joins the invite's organisation; leave out --org", file=sys.stderr)
+        return 2
+    data_dir = Path(args.data) if args.data else None
+    if args.invite is not None and data_dir is None:
+        data_dir = settings.data_dir  # where `trygg invite` stored it
+    if data_dir is not None and not (data_dir / "trygg.sqlite3").exists():
+        print(f"trygg: no database in {data_dir} (run trygg invite there first)", file=sys.stderr)
+        return 2
+    if data_dir is not None:
+        print(f"(chatting on the database in {data_dir}, as a test user)", file=sys.stderr)
+    return asyncio.run(
+        run_chat(
+            settings,
+            org=args.org,
+            lang=args.lang,
+            role=args.role,
+            data_dir=data_dir,
+            invite=args.invite,
+        )
+    )
 
 
 def _png_paths(path: Path, org_ids: Sequence[str]) -> dict[str, Path]:
@@ -294,8 +373,8 @@ async def _gaps(args: argparse.Namespace, settings: Settings) -> int:
             return 2
     registered: dict[str, set[str]] = {r.id: set() for r in routines}
     if settings.db_path.exists():  # read only in spirit: never create a database to read it
-        data_dir = prepare_data_dir(settings.data_dir)
-        async with await Database.open(data_dir.db_path, Sealer(data_dir.secret_key)) as db:
+        data_dir = prepare_data_dir(settings.data_dir, settings.key_file)
+        async with await open_database(data_dir) as db:
             for routine in routines:
                 registered[routine.id] = await registered_contacts(db, routine)
     else:
@@ -330,8 +409,7 @@ async def _existing_database(settings: Settings) -> Database | None:
     if not settings.db_path.exists():
         print(f"trygg: no database in {settings.data_dir}", file=sys.stderr)
         return None
-    data_dir = prepare_data_dir(settings.data_dir)
-    return await Database.open(data_dir.db_path, Sealer(data_dir.secret_key))
+    return await open_database(prepare_data_dir(settings.data_dir, settings.key_file))
 
 
 def _loaded_registry(settings: Settings) -> RoutineRegistry:
@@ -372,12 +450,17 @@ async def _purge(args: argparse.Namespace, settings: Settings) -> int:
     from bot.reports.retention import purge, render
 
     registry = _loaded_registry(settings)
+    unknown = args.org is not None and registry.get(args.org) is None
     db = await _existing_database(settings)
     if db is None:
+        if unknown:
+            known = ", ".join(r.id for r in registry.organisations()) or "none"
+            print(f"trygg: no organisation {args.org!r} (known: {known})", file=sys.stderr)
+            return 2
         print("nothing to purge")
         return 0
     async with db:
-        if args.org is not None and registry.get(args.org) is None:
+        if unknown:
             kept = (await db.report_orgs()).get(args.org, 0)
             known = ", ".join(r.id for r in registry.organisations()) or "none"
             print(
@@ -457,7 +540,7 @@ async def _members(args: argparse.Namespace, settings: Settings) -> int:
         print(f"{args.org}: 0 member(s)")
         return 0
     async with db:
-        key = prepare_data_dir(settings.data_dir).secret_key
+        key = prepare_data_dir(settings.data_dir, settings.key_file).secret_key
         rows = await list_members(db, registry, key, args.org)
     routine = registry.get(args.org)
     print(render(args.org, routine.organisation.name if routine else None, rows))
@@ -480,7 +563,7 @@ async def _revoke(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     orgs = [args.org] if args.org else [r.id for r in registry.organisations()] + [NATIONAL_ORG]
     async with db:
-        key = prepare_data_dir(settings.data_dir).secret_key
+        key = prepare_data_dir(settings.data_dir, settings.key_file).secret_key
         found = await find(db, key, orgs, args.handle)
         if found is None:
             print(
@@ -526,6 +609,14 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--org", help="join this organisation first")
     chat.add_argument("--lang", choices=LANGUAGES, default=DEFAULT_LANGUAGE)
     chat.add_argument("--role", choices=["member", "coordinator"], default="member")
+    chat.add_argument(
+        "--data", metavar="DIR", help="use this data directory instead of a temporary one"
+    )
+    chat.add_argument(
+        "--invite",
+        metavar="CODE",
+        help="join with this invite code (from trygg invite; uses $TRYGG_DATA_DIR unless --data)",
+    )
     chat.set_defaults(func=cmd_chat)
 
     invite = sub.add_parser("invite", help="create an invite link")
@@ -542,7 +633,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--expires",
         type=parse_expiry,
         default=timedelta(days=30),
-        help="how long the link works, e.g. 7d (default 30d)",
+        help="how long the link works: s, m, h, d, w or mo, e.g. 7d or 1mo (default 30d)",
     )
     invite.set_defaults(func=cmd_invite)
 
@@ -591,13 +682,98 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument("handle", help="the handle `trygg members` shows, e.g. M-ABCD2345")
     revoke.add_argument("--org", help="look only in this organisation")
     revoke.set_defaults(func=cmd_revoke)
+
+    keygen = sub.add_parser("keygen", help="create a new secret key file (never overwrites)")
+    keygen.add_argument("file", help="where to write it, outside the data directory")
+    keygen.set_defaults(func=cmd_keygen)
+
+    backup = sub.add_parser("backup", help="a consistent copy of the database (never the key)")
+    backup.add_argument("--out", required=True, metavar="FILE", help="the copy to write")
+    backup.set_defaults(func=cmd_backup)
+
+    restore = sub.add_parser("restore", help="put a backup in place (the bot stopped)")
+    restore.add_argument(
+        "--from", dest="source", required=True, metavar="FILE", help="a file from trygg backup"
+    )
+    restore.add_argument("--force", action="store_true", help="replace an existing database")
+    restore.set_defaults(func=cmd_restore)
     return parser
 
 
+def cmd_keygen(args: argparse.Namespace) -> int:
+    """A new 32-byte key, owner-only, for TRYGG_KEY_FILE or a systemd credential."""
+    path = Path(args.file)
+    create_key_file(path)
+    print(f"wrote a new secret key to {path}; set TRYGG_KEY_FILE={path}")
+    print("keep a copy apart from the database backups (docs/deploy.md)", file=sys.stderr)
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    """A consistent copy of the database, also while the bot runs; the key is not in it."""
+    from bot.backup import backup
+
+    settings = _settings_or_exit()
+    configure_logging("WARNING")
+    size = backup(settings.db_path, Path(args.out))
+    print(f"wrote {args.out} ({size} bytes); the key is not in it: keep that backed up apart")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    """Put a backup in place of the database, after checking it belongs to the loaded key."""
+    from bot.backup import restore
+    from bot.datadir import locate_key
+
+    settings = _settings_or_exit()
+    configure_logging("WARNING")
+    key_path, _ = locate_key(settings.data_dir, settings.key_file)
+    if not key_path.exists():
+        print(
+            f"trygg: no secret key at {key_path}. Restore the key first (TRYGG_KEY_FILE): "
+            "without it nothing sealed in the backup can be read",
+            file=sys.stderr,
+        )
+        return 2
+    data_dir = prepare_data_dir(settings.data_dir, settings.key_file)
+    restore(Path(args.source), data_dir.db_path, data_dir.secret_key, force=args.force)
+    print(f"restored {args.source} to {data_dir.db_path}; start the bot")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; errors an operator can cause end as one line and exit code 1 or 2."""
     # python-telegram-bot 22 warns when it builds a RetryAfter unless durations are timedeltas;
     # the process opts in where it starts, not as a side effect of importing `bot`.
     os.environ.setdefault("PTB_TIMEDELTA", "1")
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        return 130
+    except (DataDirError, MigrationError, StorageError, ListenError) as error:
+        # A wrong or missing key, an unusable folder, backup or database: messages written
+        # for the operator, naming files and versions, never data.
+        print(f"trygg: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"trygg: {where}{error.strerror or error}", file=sys.stderr)
+        return 1
+    except Exception as error:
+        # The message may quote data; only the kind is shown, the traceback at DEBUG.
+        if os.environ.get("TRYGG_LOG_LEVEL", "").strip().upper() == "DEBUG":
+            import traceback
+
+            traceback.print_exc()
+        print(
+            f"trygg: failed ({type(error).__name__}); TRYGG_LOG_LEVEL=DEBUG shows where. "
+            "Is the database in use or damaged? See docs/deploy.md",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     if getattr(args, "uses", None) is None and getattr(args, "role", None) in (
         "coordinator",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from telegram.ext import Application, CallbackContext, ExtBot
 
@@ -15,6 +15,9 @@ from bot.invites import InviteService
 from bot.outbox import Outbox
 from bot.routines.registry import RoutineRegistry
 from bot.storage.db import Database
+
+if TYPE_CHECKING:
+    from bot.monitoring import Metrics
 
 Clock = Callable[[], datetime]
 
@@ -37,6 +40,7 @@ class BotData:
 
     def __init__(self) -> None:
         self.services: Services | None = None
+        self.metrics: Metrics | None = None  # set by build_application (bot/monitoring.py)
 
 
 class TryggContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]):

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from bot.cli import main
+from bot.datadir import prepare_data_dir
 from bot.handlers import callbacks
 from bot.members import find, list_members, member_handle, revoke
 from bot.reports.access import call_now, expectation, may_act, receiving_contact_ids
@@ -187,7 +188,7 @@ async def test_revoke_in_the_middle_of_a_reply(org: Harness) -> None:
     ref = await _report(org)
     await org.press(SAKERHET, _case(ref, "reply"))
     services = org.services
-    key = (services.settings.data_dir / "secret.key").read_bytes()
+    key = prepare_data_dir(services.settings.data_dir, services.settings.key_file).secret_key
     handle = member_handle(key, SAKERHET)
     found = await find(services.db, key, ["solvik"], handle.lower())
     assert found is not None and found.contact_id == "sakerhet"
@@ -200,7 +201,7 @@ async def test_revoke_in_the_middle_of_a_reply(org: Harness) -> None:
 
 async def test_members_are_listed_by_handle_never_by_id(org: Harness) -> None:
     services = org.services
-    key = (services.settings.data_dir / "secret.key").read_bytes()
+    key = prepare_data_dir(services.settings.data_dir, services.settings.key_file).secret_key
     rows = await list_members(services.db, services.registry, key, "solvik")
     by_contact = {r.contact_id: r for r in rows}
     assert by_contact["sakerhet"].receives == "reports"

@@ -26,6 +26,7 @@ EDGE = (
     "bot.context",  # the typed PTB context that app.py builds and handlers receive
     "bot.cli",  # the process's entry: `trygg run` starts PTB and checks the token
     "bot.outbox",  # the sender: the one place that turns queued messages into Bot API calls
+    "bot.monitoring",  # wraps PTB's request object to count Telegram's failures and outages
     "bot.devchat",  # the terminal chat and its fake Bot API
 )
 

@@ -25,7 +25,9 @@ def env(tmp_path: Path, routines_dir: Path, monkeypatch: pytest.MonkeyPatch) -> 
 
 def test_check_passes_on_the_example_routines(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", str(ROUTINES), "--routines", str(ROUTINES)]) == 0
-    assert capsys.readouterr().out == ""
+    out = capsys.readouterr()
+    assert out.out.splitlines()[-1].startswith(f"ok: {ROUTINES}")
+    assert out.err == ""  # problems, warnings and the verdict on one stream
 
 
 def test_check_prints_every_problem_with_its_position(
@@ -43,7 +45,7 @@ def test_check_prints_every_problem_with_its_position(
 
 def test_check_of_a_missing_path_fails(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert main(["check", str(tmp_path / "nope.yaml")]) == 1
-    assert "no such file" in capsys.readouterr().err
+    assert "no such file" in capsys.readouterr().out
 
 
 def test_invite_prints_a_deep_link_and_stores_only_a_hash(

@@ -112,7 +112,8 @@ async def test_everything_in_the_data_directory_is_owner_only_whatever_the_umask
     for found in (while_running, after):
         assert loose(found, data_dir) == {}
         assert found["."] == 0o700
-        assert found["secret.key"] == 0o600
+        assert "secret.key" not in found  # the key is kept beside the directory, not in it
+        assert stat.S_IMODE((tmp_path / "data.key").stat().st_mode) == 0o600
         assert found["trygg.sqlite3"] == 0o600
     # The write-ahead log and its index exist while the bot runs, owner-only too.
     assert while_running["trygg.sqlite3-wal"] == 0o600
@@ -130,7 +131,8 @@ def test_the_cli_creates_an_owner_only_data_directory(
         assert cli.main(["invite", "--org", "solvik", "--role", "member"]) == 0
     found = modes(data_dir)
     assert loose(found, data_dir) == {}
-    assert {".", "secret.key", "trygg.sqlite3"} <= set(found)
+    assert {".", "trygg.sqlite3"} <= set(found)
+    assert stat.S_IMODE((data_dir.parent / "data.key").stat().st_mode) == 0o600
 
 
 def test_a_loose_data_directory_from_an_old_setup_is_tightened_at_start(
@@ -141,11 +143,12 @@ def test_a_loose_data_directory_from_an_old_setup_is_tightened_at_start(
     monkeypatch.setenv("TRYGG_ROUTINES", str(routines_dir))
     monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
     assert cli.main(["invite", "--org", "solvik", "--role", "member"]) == 0
-    for path, mode in ((data_dir, 0o755), (data_dir / "secret.key", 0o644)):
+    for path, mode in ((data_dir, 0o755), (data_dir.parent / "data.key", 0o644)):
         path.chmod(mode)
     (data_dir / "trygg.sqlite3").chmod(0o664)
     assert cli.main(["invite", "--org", "solvik", "--role", "member"]) == 0
     assert loose(modes(data_dir), data_dir) == {}
+    assert stat.S_IMODE((data_dir.parent / "data.key").stat().st_mode) == 0o600
 
 
 # ------------------------------------------------------------------------------ the token

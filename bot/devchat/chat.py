@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from telegram import Update
+from telegram.request import BaseRequest, RequestData
 
 from bot.app import build_application, running
 from bot.config import Settings
@@ -25,13 +26,51 @@ from bot.devchat.transport import Call, RecordingRequest
 from bot.storage import Role
 
 CHAT_USER_ID = 424242
+_PICTURE_METHODS = {"sendphoto": "png", "senddocument": "bin"}
+
+
+class PictureSavingRequest(RecordingRequest):
+    """The recording transport, keeping each picture the bot sends as a file to look at."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.folder: Path | None = None
+        self.saved: list[Path] = []
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: Any = BaseRequest.DEFAULT_NONE,
+        write_timeout: Any = BaseRequest.DEFAULT_NONE,
+        connect_timeout: Any = BaseRequest.DEFAULT_NONE,
+        pool_timeout: Any = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        suffix = _PICTURE_METHODS.get(url.rpartition("/")[2].lower())
+        if suffix is not None and request_data is not None:
+            for part in request_data.multipart_data.values():
+                filename, content = part[0], part[1]
+                data = content if isinstance(content, bytes | bytearray) else content.read()
+                if self.folder is None:  # kept after the chat: the person wants to look
+                    self.folder = Path(tempfile.mkdtemp(prefix="trygg-chat-pictures-"))
+                name = Path(filename or f"picture.{suffix}").name
+                target = self.folder / f"{len(self.saved) + 1}-{name}"
+                target.write_bytes(bytes(data))
+                self.saved.append(target)
+        return await super().do_request(
+            url, method, request_data, read_timeout, write_timeout, connect_timeout, pool_timeout
+        )
 
 
 class TerminalChat:
     """Prints what the bot sends and turns typed lines into updates."""
 
-    def __init__(self, app: TryggApp, out: TextIO, lang: str) -> None:
+    def __init__(
+        self, app: TryggApp, out: TextIO, lang: str, pictures: list[Path] | None = None
+    ) -> None:
         self.app = app
+        self.pictures = pictures if pictures is not None else []
         self.out = out
         self.lang = lang
         self.buttons: list[tuple[str, str, dict[str, Any]]] = []
@@ -41,8 +80,10 @@ class TerminalChat:
     def on_send(self, call: Call, message: dict[str, Any]) -> None:
         """Print a message (or photo caption) the bot sent, with its buttons numbered."""
         text = message.get("text") or message.get("caption") or ""
-        if call.method == "sendPhoto":
-            text = "[picture] " + text
+        if call.method in ("sendPhoto", "sendDocument"):
+            where = f" saved as {self.pictures[-1]}" if self.pictures else ""
+            kind = "picture" if call.method == "sendPhoto" else "file"
+            text = f"[{kind}{where}] " + text
         # The transport returns what Telegram would: HTML parsed away, so the text prints as is.
         entities = message.get("entities") or message.get("caption_entities") or []
         print("\n" + show_folds(text, entities), file=self.out)
@@ -131,18 +172,27 @@ async def run_chat(
     role: str,
     read_line: Callable[[], str | None] | None = None,
     out: TextIO = sys.stdout,
+    data_dir: Path | None = None,
+    invite: str | None = None,
 ) -> int:
-    """Chat until end of input; a fresh temporary database each time, the real routines."""
+    """Chat until end of input, on the real routines.
+
+    Without `data_dir`, a fresh temporary database each time; with it, that directory's
+    database (and its key), so an invite made with `trygg invite` can be tried: `invite` is
+    then sent as `/start CODE` instead of joining `org` directly.
+    """
     with tempfile.TemporaryDirectory(prefix="trygg-chat-") as tmp:
-        settings = replace(settings, data_dir=Path(tmp) / "data", token=None)
-        request = RecordingRequest()
+        settings = replace(settings, data_dir=data_dir or Path(tmp) / "data", token=None)
+        request = PictureSavingRequest()
         app = build_application(settings, request=request, updates_request=RecordingRequest())
-        chat = TerminalChat(app, out, lang)
-        request.on_send = chat.on_send
+        chat = TerminalChat(app, out, lang, request.saved)
+        request.api.on_send = chat.on_send
         async with running(app):
             services = app.bot_data.services
             assert services is not None
-            if org is not None:
+            if invite is not None:
+                await chat.feed(f"/start {invite}")
+            elif org is not None:
                 routine = services.registry.get(org)
                 if routine is None:
                     known = ", ".join(r.id for r in services.registry.organisations()) or "none"

@@ -12,13 +12,12 @@ from datetime import UTC, datetime
 
 from bot.config import Settings
 from bot.crypto import Sealer
-from bot.datadir import prepare_data_dir
+from bot.datadir import open_database, prepare_data_dir
 from bot.outbox import DEFAULT_INTERVAL
 from bot.reminders.jobs import queue_digest
 from bot.reminders.pacing import RATE
 from bot.reminders.schedule import local_now
 from bot.routines.registry import RoutineRegistry
-from bot.storage.db import Database
 
 
 async def remind(org_id: str, settings: Settings, now: datetime | None = None) -> int:
@@ -30,10 +29,10 @@ async def remind(org_id: str, settings: Settings, now: datetime | None = None) -
         known = ", ".join(r.id for r in registry.organisations()) or "none"
         print(f"trygg: no organisation {org_id!r} is loaded (known: {known})", file=sys.stderr)
         return 2
-    data_dir = prepare_data_dir(settings.data_dir)
+    data_dir = prepare_data_dir(settings.data_dir, settings.key_file)
     moment = datetime.now(UTC) if now is None else now
     sealer = Sealer(data_dir.secret_key)
-    async with await Database.open(data_dir.db_path, sealer) as db:
+    async with await open_database(data_dir) as db:
         count, not_before = await queue_digest(db, sealer, routine, moment)
     print(f"queued {count} digest(s) to the members of {org_id}")
     when = f"within {DEFAULT_INTERVAL:.0f} seconds"

@@ -129,6 +129,8 @@ _YAML_HINTS = {
     "cannot start any token": _QUOTE_IT,
     "while scanning an alias": _QUOTE_IT.replace("this character", "*") + ', e.g. "*/5 * * * *"',
     "expected <block end>": "; check the indentation, and any quotes inside a quoted text",
+    # `{sv: Hot: mejl}`: a colon inside braces ends the key or value early.
+    "but got ':'": ('; a text with a colon inside { } must be quoted, e.g. {sv: "Hot: mejl"}'),
 }
 
 T = TypeVar("T")
@@ -335,7 +337,9 @@ def load_directory(directory: Path) -> LoadResult:
     return LoadResult(national=national, routines=routines, problems=problems)
 
 
-def check_paths(paths: Iterable[Path], routines_dir: Path) -> list[Problem]:
+def check_paths(
+    paths: Iterable[Path], routines_dir: Path, loaded: list[Routine] | None = None
+) -> list[Problem]:
     """Every problem of the given files and directories, for `trygg check [PATH...]`.
 
     A directory means its national file and every organisation file in it. A single file is
@@ -345,6 +349,8 @@ def check_paths(paths: Iterable[Path], routines_dir: Path) -> list[Problem]:
     checker = _Checker(routines_dir)
     for path in paths:
         checker.check(path)
+    if loaded is not None:  # the routines that loaded, for `trygg check`'s warnings
+        loaded.extend(checker.loaded)
     return checker.problems
 
 
@@ -356,6 +362,7 @@ class _Checker:
         self.problems: list[Problem] = []
         self.nationals: dict[Path, National] = {}
         self.checked: set[Path] = set()
+        self.loaded: list[Routine] = []
 
     def check(self, path: Path) -> None:
         if path.is_dir():
@@ -384,7 +391,7 @@ class _Checker:
             return
         self.checked.add(path)
         try:
-            load_routine(path, national)
+            self.loaded.append(load_routine(path, national))
         except RoutineError as error:
             self.problems.extend(error.problems)
 

@@ -24,8 +24,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bot.config import Settings
-from bot.crypto import Sealer
-from bot.datadir import prepare_data_dir
+from bot.datadir import open_database, prepare_data_dir
 from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES, t
 from bot.routines.registry import RoutineRegistry
 from bot.stats.aggregate import (
@@ -115,8 +114,7 @@ async def _open(settings: Settings) -> Database | None:
     if not settings.db_path.exists():
         print(f"trygg: no database in {settings.data_dir}: nothing reported yet", file=sys.stderr)
         return None
-    data_dir = prepare_data_dir(settings.data_dir)
-    return await Database.open(data_dir.db_path, Sealer(data_dir.secret_key))
+    return await open_database(prepare_data_dir(settings.data_dir, settings.key_file))
 
 
 def _registry(settings: Settings) -> RoutineRegistry:

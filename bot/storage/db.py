@@ -960,6 +960,15 @@ class Database:
         async with self._read() as conn:
             return int(await _pragma(conn, "PRAGMA user_version"))
 
+    async def key_check(self, value: str) -> str:
+        """The stored check value of the secret key; `value` is stored first if there is none."""
+        async with self._write() as conn:
+            await _run(
+                conn, "INSERT OR IGNORE INTO key_check (id, value) VALUES (1, :v)", {"v": value}
+            )
+            row = await _one(conn, "SELECT value FROM key_check WHERE id = 1", {})
+        return str(row[0]) if row is not None else value
+
     async def checkpoint(self) -> bool:
         """Copy the write-ahead log into the main file and truncate it.
 
@@ -1875,6 +1884,27 @@ class Database:
             )
         assert row is not None
         return int(row[0])
+
+    async def outbox_oldest(self) -> datetime | None:
+        """When the oldest message neither sent nor given up was queued (for the metrics)."""
+        async with self._read() as conn:
+            row = await _one(
+                conn,
+                "SELECT MIN(created_at) FROM outbox WHERE sent_at IS NULL AND dead_reason IS NULL",
+                {},
+            )
+        return None if row is None or row[0] is None else from_db_time(row[0])
+
+    async def reminder_counts(self) -> dict[str, int]:
+        """Reminders recorded as sent, per kind (the key's first part: digest, ack, gap...)."""
+        async with self._read() as conn:
+            rows = await _all(
+                conn,
+                "SELECT substr(key, 1, instr(key, ':') - 1) AS kind, COUNT(*) AS n "
+                "FROM reminders_sent GROUP BY kind",
+                {},
+            )
+        return {str(r["kind"]): int(r["n"]) for r in rows}
 
     async def prune_outbox(self, created_before: datetime) -> int:
         """Delete sent and dead messages queued before `created_before`; return how many.

@@ -362,7 +362,26 @@ ALTER TABLE reports ADD COLUMN month_code TEXT
     CHECK (month_code IS NULL OR month_code IN ('vet_inte'));
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6_STAGED_ANSWER, _V7_REPEATED_CODE)
+
+# Version 8: the check value of the secret key (an HMAC of a fixed label; bot/datadir.py), so a
+# database restored beside the wrong key is refused at start with a message.
+_V8_KEY_CHECK = """
+CREATE TABLE key_check (
+    id    INTEGER PRIMARY KEY CHECK (id = 1),
+    value TEXT NOT NULL
+) STRICT;
+"""
+
+MIGRATIONS: tuple[str, ...] = (
+    _V1,
+    _V2,
+    _V3,
+    _V4,
+    _V5,
+    _V6_STAGED_ANSWER,
+    _V7_REPEATED_CODE,
+    _V8_KEY_CHECK,
+)
 """Ordered migration scripts; the schema version of the code is `len(MIGRATIONS)`."""
 
 

@@ -47,7 +47,7 @@ async def seed(data_dir: Path, members: list[int]) -> None:
     async with await Database.open(prepared.db_path, Sealer(prepared.secret_key)) as db:
         for user in members:
             await db.join(user, "solvik", Role.MEMBER, None, _joined())
-    assert (data_dir / "secret.key").exists()
+    assert (data_dir.parent / "data.key").exists()  # beside the data, not in it
 
 
 def _joined() -> Any:
