@@ -36,6 +36,7 @@ from bot.monitoring import Metrics, MetricsServer, ObservedRequest, TelegramWatc
 from bot.outbox import Outbox
 from bot.outbox import schedule as schedule_outbox
 from bot.reminders.jobs import start as start_reminders
+from bot.render_cache import RenderCache
 from bot.reports.retention import schedule as schedule_retention
 from bot.routines.registry import RoutineRegistry
 
@@ -175,6 +176,7 @@ def _make_post_init(settings: Settings, clock: Clock) -> Any:
             clock=clock,
             sealer=sealer,
             outbox=Outbox(db, sealer, clock),
+            answers=RenderCache(),
         )
         log.info(
             "serving %d organisations from %s", len(registry.organisations()), settings.routines_dir

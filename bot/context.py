@@ -18,6 +18,7 @@ from bot.storage.db import Database
 
 if TYPE_CHECKING:
     from bot.monitoring import Metrics
+    from bot.render_cache import RenderCache
 
 Clock = Callable[[], datetime]
 
@@ -33,6 +34,7 @@ class Services:
     clock: Clock
     sealer: Sealer
     outbox: Outbox
+    answers: RenderCache  # rendered answers and menus (bot/render_cache.py)
 
 
 class BotData:

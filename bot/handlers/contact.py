@@ -12,7 +12,7 @@ from bot.handlers.common import Profile, menu_button, profile, reply
 from bot.handlers.render import danger_line, render_answer, situation_keyboard, visible_text
 from bot.handlers.report import report_button
 from bot.i18n import Html, t
-from bot.routines.answer import answer, find_situation, situations_for
+from bot.routines.answer import Answer, answer, find_situation, situations_for
 from bot.routines.models import Situation
 from bot.routines.triage import triage
 
@@ -42,7 +42,14 @@ async def show_menu(update: Update, context: TryggContext, p: Profile | None = N
     await reply(
         update,
         t(key, p.lang, organisation=organisation),
-        situation_keyboard(situations_for(p.source), p.lang),
+        _menu(context, p),
+    )
+
+
+def _menu(context: TryggContext, p: Profile) -> InlineKeyboardMarkup:
+    situations = situations_for(p.source)
+    return context.services.answers.menu(
+        p.source, situations, p.lang, lambda: situation_keyboard(situations, p.lang)
     )
 
 
@@ -78,15 +85,28 @@ async def send_answer(
     ]
     if p.routine is None:
         footer = t("contact.guest_footer", p.lang, answer=Html(""))
-        text = render_answer(result, p.lang, p.timezone, reserve=len(visible_text(footer)) + 4)
+        reserve = len(visible_text(footer)) + 4
+        text = _rendered(context, p, result, reserve)
         text = t("contact.guest_footer", p.lang, answer=text)
         rows += menu_button(p.lang).inline_keyboard
         await reply(update, text, InlineKeyboardMarkup(rows))
         return
-    text = render_answer(result, p.lang, p.timezone)
+    text = _rendered(context, p, result, 0)
     # A member can report what happened straight from the answer.
     rows += [[report_button(situation.id, p.lang)], *menu_button(p.lang).inline_keyboard]
     await reply(update, text, InlineKeyboardMarkup(rows))
+
+
+def _rendered(context: TryggContext, p: Profile, result: Answer, reserve: int) -> Html:
+    """The answer as a phone-sized message, rendered once per reachability state."""
+    return context.services.answers.answer(
+        p.source,
+        result,
+        p.lang,
+        p.timezone,
+        reserve,
+        lambda: render_answer(result, p.lang, p.timezone, reserve=reserve),
+    )
 
 
 async def situation_chosen(update: Update, context: TryggContext, situation_id: str) -> None:
