@@ -228,7 +228,11 @@ def _payload_app(
     return _bare_app(transport, same_payload)
 
 
-_HOT_TITLES = ("<b>Jag har fått ett hot", "<b>I have received a threat")
+# Every answer opens with the danger line, then the situation's title.
+_HOT_TITLES = (
+    "<b>Är du i fara nu? Ring 112.</b>\n<b>Jag har fått ett hot",
+    "<b>In danger now? Call 112.</b>\n<b>I have received a threat",
+)
 
 
 def _check_replies(transport: RecordingRequest, since: int, count: int) -> float:
