@@ -31,7 +31,7 @@ from bot.outbox import schedule as schedule_outbox
 from bot.reminders.jobs import start as start_reminders
 from bot.reports.retention import schedule as schedule_retention
 from bot.routines.registry import RoutineRegistry
-from bot.storage.db import Database
+from bot.storage import Database
 
 log = logging.getLogger(__name__)
 

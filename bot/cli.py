@@ -23,8 +23,7 @@ from bot.invites import NATIONAL_ORG, InviteService, deep_link
 from bot.routines.loader import check_paths
 from bot.routines.models import Routine
 from bot.routines.registry import RoutineRegistry
-from bot.storage import Role
-from bot.storage.db import Database
+from bot.storage import Database, Role
 
 log = logging.getLogger("bot")
 

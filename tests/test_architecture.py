@@ -48,10 +48,6 @@ KNOWN_LOOPS: set[tuple[str, str]] = {
     ("bot.reminders.jobs", "bot.context"),
     # outbox -> reminders: the pacing belongs with the outbox (point 2).
     ("bot.outbox", "bot.reminders.pacing"),
-    # storage -> reports and storage -> stats: record types belong in a module of storage that
-    # imports no domain (point 3, the storage split).
-    ("bot.storage.db", "bot.reports.model"),
-    ("bot.storage.db", "bot.stats.aggregate"),
 }
 
 

@@ -18,7 +18,7 @@ from bot.reminders.jobs import queue_digest
 from bot.reminders.pacing import RATE
 from bot.reminders.schedule import local_now
 from bot.routines.registry import RoutineRegistry
-from bot.storage.db import Database
+from bot.storage import Database
 
 
 async def remind(org_id: str, settings: Settings, now: datetime | None = None) -> int:
