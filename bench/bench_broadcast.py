@@ -48,7 +48,7 @@ from bot.crypto import Sealer  # noqa: E402
 from bot.outbox import Outbox  # noqa: E402
 from bot.reminders.jobs import queue_digest  # noqa: E402
 from bot.routines.loader import load_national, load_routine  # noqa: E402
-from bot.storage.db import Database  # noqa: E402
+from bot.storage import Database  # noqa: E402
 
 NAME = "broadcast"
 MEMBERS = 40_000

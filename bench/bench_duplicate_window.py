@@ -41,7 +41,7 @@ from telegram import Bot  # noqa: E402
 from bench.measure import rounded  # noqa: E402
 from bot.crypto import Sealer  # noqa: E402
 from bot.outbox import Outbox, message  # noqa: E402
-from bot.storage.db import Database  # noqa: E402
+from bot.storage import Database  # noqa: E402
 from tests.fakes import bot_api_server  # noqa: E402
 from tests.fakes.bot_api_server import FakeBotApiServer  # noqa: E402
 

@@ -61,8 +61,7 @@ if str(REPO) not in sys.path:
 from bench.measure import rounded  # noqa: E402
 from bot.crypto import Sealer  # noqa: E402
 from bot.datadir import prepare_data_dir  # noqa: E402
-from bot.storage import Role  # noqa: E402
-from bot.storage.db import Database  # noqa: E402
+from bot.storage import Database, Role  # noqa: E402
 from tests.fakes.bot_api_server import FakeBotApiServer  # noqa: E402
 
 NAME = "load_e2e"

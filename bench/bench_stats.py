@@ -37,8 +37,7 @@ from bot.reports import model
 from bot.stats.aggregate import add_months, standard_windows
 from bot.stats.service import national_view, organisation_view
 from bot.stats.suppress import DEFAULT_THRESHOLD
-from bot.storage.db import Database
-from bot.storage.migrations import MIGRATIONS, split_statements
+from bot.storage import MIGRATIONS, Database, split_statements
 
 NAME = "stats_1m"
 REPORTS = 1_000_000

@@ -29,9 +29,7 @@ from bot.routines.loader import check_paths
 from bot.routines.models import Routine
 from bot.routines.registry import RoutineRegistry
 from bot.routines.values import parse_duration
-from bot.storage import Role
-from bot.storage.db import Database, StorageError
-from bot.storage.migrations import MigrationError
+from bot.storage import Database, MigrationError, Role, StorageError
 
 if TYPE_CHECKING:
     from bot.context import TryggApp

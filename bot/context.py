@@ -14,7 +14,7 @@ from bot.crypto import Sealer
 from bot.invites import InviteService
 from bot.outbox import Outbox
 from bot.routines.registry import RoutineRegistry
-from bot.storage.db import Database
+from bot.storage import Database
 
 if TYPE_CHECKING:
     from bot.monitoring import Metrics

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from bot.storage.db import Database
+    from bot.storage import Database
 
 log = logging.getLogger(__name__)
 
@@ -253,7 +253,7 @@ async def open_database(data_dir: DataDir) -> Database:
     database beside the wrong key stops here with `WrongKeyError`, not on the first sealed row.
     """
     from bot.crypto import Sealer
-    from bot.storage.db import Database, StorageError
+    from bot.storage import Database, StorageError
 
     try:
         db = await Database.open(data_dir.db_path, Sealer(data_dir.secret_key))

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from bot.crypto import Sealer
 from bot.reports.access import receiving_contact_ids
 from bot.routines.registry import RoutineRegistry
-from bot.storage.db import COORDINATOR_PENDING_PREFIX, Database, Membership
+from bot.storage import COORDINATOR_PENDING_PREFIX, Database, Membership
 
 __all__ = ["MemberRow", "find", "list_members", "member_handle", "render", "revoke"]
 

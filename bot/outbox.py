@@ -71,7 +71,7 @@ from telegram.ext import Application, CallbackContext, Job
 
 from bot.crypto import Sealer, SealError
 from bot.reminders.pacing import CHAT_INTERVAL, GROUP_PER_MINUTE, GUARD, RATE, Pacer
-from bot.storage.db import Database, OutboxItem, OutboxRow
+from bot.storage import Database, OutboxItem, OutboxRow
 
 __all__ = [
     "BACKOFF_MAX",

@@ -31,8 +31,7 @@ from bot.handlers import callbacks
 from bot.handlers.flood import installed
 from bot.reminders.jobs import run_due
 from bot.reports.retention import purge
-from bot.storage import MIGRATIONS, Database, Role, StorageError
-from bot.storage.migrations import migrate
+from bot.storage import MIGRATIONS, Database, Role, StorageError, migrate
 from tests.conftest import Harness, texts
 from tests.test_report_flow import _fill, _ref_of, rep
 

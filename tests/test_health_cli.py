@@ -16,8 +16,7 @@ from bot.cli import main
 from bot.crypto import Sealer
 from bot.datadir import prepare_data_dir
 from bot.health.heatmap import heatmap_size
-from bot.storage import Role
-from bot.storage.db import Database
+from bot.storage import Database, Role
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURE = REPO / "tests" / "fixtures" / "health" / "luckby.yaml"

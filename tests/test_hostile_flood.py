@@ -15,7 +15,7 @@ import pytest
 from bot.config import ConfigError, load_settings
 from bot.handlers import flood
 from bot.handlers.flood import FloodGuard, Verdict
-from bot.storage.db import Database
+from bot.storage import Database
 from tests.conftest import ROUTINES, Harness, texts
 
 FLOODER = 7_401_001

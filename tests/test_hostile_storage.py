@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.storage import Role
-from bot.storage.db import Database
+from bot.storage import Database, Role
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 
@@ -43,7 +42,7 @@ async def test_a_commit_that_fails_leaves_no_transaction_open(tmp_path: Path) ->
 async def test_a_write_blocked_by_another_process_fails_and_the_next_one_works(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("bot.storage.db.BUSY_TIMEOUT_MS", 200)
+    monkeypatch.setattr("bot.storage.core.BUSY_TIMEOUT_MS", 200)
     path = tmp_path / "t.sqlite3"
     async with await Database.open(path) as db:
         await db.join(1, "solvik", Role.MEMBER, None, NOW)

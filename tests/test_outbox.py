@@ -31,7 +31,7 @@ from bot.outbox import (
     schedule,
 )
 from bot.reports.model import Report, State
-from bot.storage.db import Database, OutboxItem, Role
+from bot.storage import Database, OutboxItem, Role
 
 TOKEN = "123456:TEST"
 START = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)

@@ -26,8 +26,7 @@ from bot.devchat.transport import Call, RecordingRequest
 from bot.reminders.jobs import JOB_NAME, run_due
 from bot.reminders.pacing import Pacer
 from bot.reports.model import Report, State
-from bot.storage import Role
-from bot.storage.db import Database
+from bot.storage import Database, Role
 from tests.conftest import OFFICE_HOURS, Clock, Harness, buttons, texts
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")

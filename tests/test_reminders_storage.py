@@ -14,7 +14,7 @@ import pytest
 from bot.crypto import Sealer
 from bot.outbox import message
 from bot.reports.model import Report, State
-from bot.storage.db import Database, OutboxItem, Role
+from bot.storage import Database, OutboxItem, Role
 
 NOW = datetime(2027, 1, 1, 9, 0, tzinfo=UTC)
 SEALER = Sealer(bytes(range(32)))

@@ -19,8 +19,7 @@ from bot.datadir import prepare_data_dir
 from bot.outbox import message
 from bot.reports.anonymise import anonymise
 from bot.reports.model import Draft, report_from_draft
-from bot.storage import Role
-from bot.storage.db import Database
+from bot.storage import Database, Role
 from tests.test_retention import file_bytes, report
 
 REPO = Path(__file__).resolve().parent.parent

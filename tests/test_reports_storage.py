@@ -18,9 +18,7 @@ import pytest
 
 from bot.crypto import Sealer
 from bot.reports.model import Draft, Report, State
-from bot.storage import MIGRATIONS, Database, Role
-from bot.storage.db import DuplicateReference, OutboxItem
-from bot.storage.migrations import migrate
+from bot.storage import MIGRATIONS, Database, DuplicateReference, OutboxItem, Role, migrate
 
 NOW = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
 KEY = bytes(range(32))

@@ -17,7 +17,7 @@ from bot.reports.model import Draft, Report, new_reference, report_from_draft
 from bot.reports.retention import cutoff, purge, render
 from bot.routines.models import Duration
 from bot.routines.registry import RoutineRegistry
-from bot.storage.db import Database, OutboxItem
+from bot.storage import Database, OutboxItem
 from tests.conftest import OFFICE_HOURS, Harness
 
 NOW = OFFICE_HOURS  # Tuesday 24 November 2026, 09:00 UTC

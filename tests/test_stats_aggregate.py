@@ -26,8 +26,7 @@ from bot.stats.aggregate import (
     standard_windows,
 )
 from bot.stats.service import national_view, organisation_view
-from bot.storage import MIGRATIONS, Database
-from bot.storage.migrations import migrate
+from bot.storage import MIGRATIONS, Database, migrate
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 TODAY = date(2026, 11, 24)

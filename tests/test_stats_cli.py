@@ -20,7 +20,7 @@ from bot.config import ConfigError, load_settings
 from bot.datadir import prepare_data_dir
 from bot.invites import NATIONAL_ORG
 from bot.stats.aggregate import month_of
-from bot.storage.db import Database
+from bot.storage import Database
 from tests.test_stats_aggregate import report
 
 

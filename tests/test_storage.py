@@ -19,9 +19,17 @@ from pathlib import Path
 import aiosqlite
 import pytest
 
-from bot.storage import MIGRATIONS, Database, MigrationError, Role, to_db_time
-from bot.storage.db import _FORGET_USER
-from bot.storage.migrations import migrate, schema_version, split_statements
+from bot.storage import (
+    MIGRATIONS,
+    Database,
+    MigrationError,
+    Role,
+    migrate,
+    schema_version,
+    split_statements,
+    to_db_time,
+)
+from bot.storage.members import _FORGET_USER
 
 NOW = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 LATER = NOW + timedelta(days=1)

@@ -32,7 +32,7 @@ from bot.reports.access import expectation, may_act, receiving_contact_ids
 from bot.reports.anonymise import anonymise
 from bot.reports.model import Draft, Report, State, new_reference, report_from_draft
 from bot.routines.models import Duration, Routine
-from bot.storage.db import DuplicateReference, Membership, OutboxItem
+from bot.storage import DuplicateReference, Membership, OutboxItem
 
 log = logging.getLogger(__name__)
 

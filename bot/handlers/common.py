@@ -12,7 +12,7 @@ from bot.handlers import callbacks
 from bot.handlers.render import split_html
 from bot.i18n import normalise_language, t
 from bot.routines.models import National, Routine
-from bot.storage.db import Membership
+from bot.storage import Membership
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from bot.health.heatmap import render_heatmap
 from bot.health.report import only_gaps, render_report
 from bot.i18n import t
 from bot.routines.models import Routine
-from bot.storage.db import Database
+from bot.storage import Database
 
 CARD_FILENAME = "kontaktkort.png"
 HEATMAP_FILENAME = "rutinens-halsa.png"

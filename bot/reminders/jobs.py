@@ -48,7 +48,7 @@ from bot.reminders.schedule import GAP_FILE, Due, collect_due, gaps_due, quiet_u
 from bot.reports.model import Report
 from bot.routines.loader import NATIONAL_FILE
 from bot.routines.models import DEFAULT_TIMEZONE, Event, Routine
-from bot.storage.db import Database, Membership, OutboxItem, Role
+from bot.storage import Database, Membership, OutboxItem, Role
 
 log = logging.getLogger(__name__)
 

@@ -7,11 +7,17 @@ codes, a month, the organisation, a redacted description, a reference and its wo
 
 from __future__ import annotations
 
-import enum
 import secrets
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+
+# The stored records and the codes they read are storage's (bot/storage/records.py), so that
+# storage never imports the domain; the domain sees them here as its own.
+from bot.storage import FIRST_STEP
+from bot.storage import IMPACTS as IMPACTS
+from bot.storage import REPEATED as REPEATED
+from bot.storage import Draft as Draft
+from bot.storage import Report as Report
+from bot.storage import State as State
 
 TYPES = (
     "hot", "trakasserier", "nathat", "sexuella", "forfoljelse", "doxning", "vald",
@@ -21,18 +27,15 @@ CHANNELS = (
     "sociala_medier", "epost", "sms_chatt", "telefon", "brev", "ansikte", "bostaden",
     "narstaende", "annat",
 )  # fmt: skip
-# "Don't know" and "still going on" are answers, not gaps: a frightened reporter need not guess.
-REPEATED = ("ja", "nej", "pagar", "vet_inte")
 PERPETRATORS = ("kand", "alias", "okand", "vet_inte")
 POLICE = ("ja", "planerar", "nej")
-IMPACTS = ("avstod", "overvagt", "rutiner", "ingen")
 GENDERS = ("kvinna", "man", "annat", "vill_ej")
 CONTACT_ME = ("ja", "nej")
 
 # The form's steps in order; `month` and `description` are not coded choices. The free text
 # comes first, as free recall in the reporter's own words, before any box to tick (optional).
 STEPS = (
-    "description", "type", "channel", "month", "repeated", "perpetrator", "police", "impact",
+    FIRST_STEP, "type", "channel", "month", "repeated", "perpetrator", "police", "impact",
     "gender", "contact_me", "summary",
 )  # fmt: skip
 CHOICES: dict[str, tuple[str, ...]] = {
@@ -60,67 +63,6 @@ _REF_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
 def new_reference() -> str:
     """A short random reference such as `R-7K3M9Q` (30^6 ≈ 7.3e8 values)."""
     return "R-" + "".join(secrets.choice(_REF_ALPHABET) for _ in range(6))
-
-
-class State(enum.StrEnum):
-    NEW = "new"
-    ACKNOWLEDGED = "acknowledged"
-    CLOSED = "closed"
-
-
-@dataclass
-class Draft:
-    """A half-filled report, kept per user until it is sent or cancelled.
-
-    Stored after every step, so it survives a restart (also kill -9). The description in it is
-    already redacted: personal data never reaches the disk.
-    """
-
-    org_id: str
-    step: str = STEPS[0]
-    values: dict[str, Any] = field(default_factory=dict)
-    editing: bool = False  # reached the summary once: a changed field goes back to the summary
-
-    def impacts(self) -> list[str]:
-        chosen = self.values.get("impact") or []
-        return [code for code in IMPACTS if code in chosen]
-
-
-@dataclass(frozen=True)
-class Report:
-    """A sent report as stored: codes only, a redacted description, and its workflow."""
-
-    id: int
-    ref: str
-    org_id: str
-    type: str
-    channel: str
-    month: str  # YYYY-MM, never a finer date
-    repeated: bool
-    perpetrator: str
-    police: str
-    impacts: tuple[str, ...]
-    gender: str | None
-    description: str | None  # redacted
-    contact_me: bool
-    state: State
-    created_at: datetime
-    acknowledged_at: datetime | None = None
-    acknowledged_by: str | None = None  # a contact id of the routine, never a person
-    closed_at: datetime | None = None
-    reminded_at: datetime | None = None
-    escalated_at: datetime | None = None
-    # The answer to "has it happened more than once?" as its code (REPEATED); None for reports
-    # stored before "pagar" and "vet_inte" existed, whose answer `repeated` holds.
-    repeated_code: str | None = None
-    # MONTH_UNKNOWN when the reporter did not know the month: `month` is then when it was sent.
-    month_code: str | None = None
-
-    def repeated_answer(self) -> str:
-        """The code of the answer about repetition: ja, nej, pagar or vet_inte."""
-        if self.repeated_code is not None and self.repeated_code in REPEATED:
-            return self.repeated_code
-        return "ja" if self.repeated else "nej"
 
 
 def report_from_draft(draft: Draft, ref: str, now: datetime) -> Report:

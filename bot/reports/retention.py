@@ -32,7 +32,7 @@ from telegram.ext import Application, CallbackContext, Job
 
 from bot.routines.models import DEFAULT_TIMEZONE, Duration, add_months
 from bot.routines.registry import RoutineRegistry
-from bot.storage.db import Database
+from bot.storage import Database
 
 __all__ = [
     "DAILY_AT",

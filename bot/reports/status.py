@@ -16,7 +16,7 @@ from pathlib import Path
 
 from bot.routines.loader import NATIONAL_FILE
 from bot.routines.registry import RoutineRegistry
-from bot.storage.db import Database
+from bot.storage import Database
 
 __all__ = ["ContactStatus", "OrgStatus", "Status", "collect", "render"]
 

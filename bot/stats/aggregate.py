@@ -16,6 +16,7 @@ from datetime import date
 
 from bot.reports import model
 from bot.reports.model import Report
+from bot.storage import CountRow as CountRow
 
 TOTAL = "all"
 """The dimension of the plain count of reports (its code is '')."""
@@ -88,17 +89,6 @@ def range_window(first: str, last: str) -> Window:
     if last < first:
         raise ValueError(f"the range ends ({last}) before it starts ({first})")
     return Window("range", first, last)
-
-
-@dataclass(frozen=True)
-class CountRow:
-    """One stored count: reports of `org_id` in `month` with `code` in `dim` (`all`, '')."""
-
-    org_id: str
-    month: str
-    dim: str
-    code: str
-    n: int
 
 
 @dataclass

@@ -40,7 +40,7 @@ from bot.stats.render import plain, render_text
 from bot.stats.service import national_view, organisation_view
 from bot.stats.suppress import MIN_THRESHOLD
 from bot.stats.tables import StatsView
-from bot.storage.db import Database
+from bot.storage import Database
 
 FILE_MODE = 0o600
 NATIONAL_TIMEZONE = "Europe/Stockholm"

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 
 from bot.stats.aggregate import Window, counts_by_org, counts_from_rows
 from bot.stats.tables import StatsView, build_view
-from bot.storage.db import Database
+from bot.storage import Database
 
 
 def _span(windows: Sequence[Window]) -> tuple[str, str]:

@@ -47,8 +47,7 @@ import pytest
 
 from bot.crypto import Sealer
 from bot.datadir import prepare_data_dir
-from bot.storage import Role
-from bot.storage.db import Database
+from bot.storage import Database, Role
 from tests.e2e.conftest import Trygg
 from tests.e2e.test_faults import CASE, RELAY, db_rows, sends, unsent, until
 from tests.fakes.bot_api_server import FakeBotApiServer

@@ -24,8 +24,7 @@ import pytest
 from bot.crypto import Sealer
 from bot.datadir import prepare_data_dir
 from bot.outbox import MAX_IN_FLIGHT
-from bot.storage import Role
-from bot.storage.db import Database
+from bot.storage import Database, Role
 from tests.e2e.conftest import START_WAIT, RunningBot, Trygg, _spawn
 from tests.fakes.bot_api_server import FakeBotApiServer
 
