@@ -22,8 +22,8 @@ from bot.crypto import Sealer
 from bot.datadir import prepare_data_dir
 from bot.handlers.commands import publish_default_commands
 from bot.handlers.flood import FloodGuard
-from bot.handlers.ordering import PerUserOrder
 from bot.handlers.register import register
+from bot.inbox import InboxOrder, InboxQueue
 from bot.invites import InviteService
 from bot.outbox import Outbox
 from bot.outbox import schedule as schedule_outbox
@@ -76,9 +76,12 @@ def build_application(
     if clock is utc_now and (shifted := testing_clock(os.environ.get(FAKE_NOW))) is not None:
         log.warning("%s is set: the clock is shifted (a testing hook)", FAKE_NOW)
         clock = shifted
+    # The inbox: every update is stored before Telegram is told it arrived (bot/inbox.py).
+    inbox = InboxQueue()
     builder = (
         ApplicationBuilder()
         .token(token)
+        .update_queue(inbox)
         .context_types(ContextTypes(context=TryggContext, bot_data=BotData))
         .defaults(
             Defaults(
@@ -89,8 +92,9 @@ def build_application(
         )
         .post_init(_make_post_init(settings, clock))
         .post_shutdown(_post_shutdown)
-        # Updates of one user are handled in order; different users run side by side.
-        .concurrent_updates(PerUserOrder())
+        # Updates of one user are handled in order; different users run side by side; each
+        # leaves the inbox once handled.
+        .concurrent_updates(InboxOrder(inbox))
     )
     if settings.api_url:
         builder = builder.base_url(settings.api_url)
@@ -113,6 +117,9 @@ def _make_post_init(settings: Settings, clock: Clock) -> Any:
         registry = RoutineRegistry(settings.routines_dir)
         await asyncio.to_thread(registry.reload)
         sealer = Sealer(data_dir.secret_key)
+        inbox = app.update_queue
+        if isinstance(inbox, InboxQueue):
+            inbox.attach(db, sealer, clock)
         app.bot_data.services = Services(
             settings=settings,
             db=db,
@@ -136,6 +143,9 @@ def _make_post_init(settings: Settings, clock: Clock) -> Any:
             schedule_outbox(app)
             schedule_retention(app)  # daily at 03:30 and once after start
         await start_reminders(app)  # what fell due while the bot was down, then every minute
+        if isinstance(inbox, InboxQueue):
+            # Before polling or the webhook starts, so a user's old updates come first.
+            await inbox.replay(app.bot)
         _install_sighup(app)
 
     return post_init

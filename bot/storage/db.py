@@ -1495,6 +1495,84 @@ class Database:
                 conn, "DELETE FROM blocked_chats WHERE chat_id = :chat_id", {"chat_id": chat_id}
             )
 
+    # --- inbox -------------------------------------------------------------------------------
+
+    async def inbox_store(self, update_id: int, payload: bytes, now: datetime) -> bool:
+        """Keep a fetched update (sealed) until it is handled; False if it was seen before.
+
+        Telegram's update ids grow, so one above the highest ever stored is new; any other was
+        stored (and perhaps handled and deleted) before a crash and is sent again only because
+        its confirmation did not reach Telegram.
+        """
+        async with self._write() as conn:
+            row = await _one(conn, "SELECT last_update_id FROM inbox_mark WHERE id = 1", {})
+            if row is not None and update_id <= int(row["last_update_id"]):
+                return False
+            await _run(
+                conn,
+                "INSERT INTO inbox (update_id, payload, received_at) VALUES (:id, :payload, :now)"
+                " ON CONFLICT (update_id) DO NOTHING",
+                {"id": update_id, "payload": bytes(payload), "now": to_db_time(now)},
+            )
+            await _run(
+                conn,
+                "INSERT INTO inbox_mark (id, last_update_id) VALUES (1, :id)"
+                " ON CONFLICT (id) DO UPDATE SET last_update_id = excluded.last_update_id",
+                {"id": update_id},
+            )
+        return True
+
+    async def inbox_pending(self) -> list[tuple[int, bytes]]:
+        """`(update_id, sealed payload)` of every update not yet handled, oldest first."""
+        async with self._read() as conn:
+            rows = await _all(conn, "SELECT update_id, payload FROM inbox ORDER BY update_id", {})
+        return [(int(row["update_id"]), bytes(row["payload"])) for row in rows]
+
+    async def inbox_done(self, update_id: int) -> None:
+        """The update was handled: its text leaves the file (`secure_delete`)."""
+        async with self._write() as conn:
+            await _run(conn, "DELETE FROM inbox WHERE update_id = :id", {"id": update_id})
+
+    async def inbox_last(self) -> int | None:
+        """The highest update id ever stored, or None before the first."""
+        async with self._read() as conn:
+            row = await _one(conn, "SELECT last_update_id FROM inbox_mark WHERE id = 1", {})
+        return None if row is None else int(row["last_update_id"])
+
+    async def set_link_language(self, report_id: int, lang_sealed: bytes) -> None:
+        """Keep the reporter's language (sealed) with the link to them, if there is one."""
+        async with self._write() as conn:
+            await _run(
+                conn,
+                "UPDATE report_links SET lang_sealed = :lang WHERE report_id = :id",
+                {"lang": bytes(lang_sealed), "id": report_id},
+            )
+
+    async def link_language(self, report_id: int) -> bytes | None:
+        """The reporter's sealed language kept with the link, or None."""
+        async with self._read() as conn:
+            row = await _one(
+                conn,
+                "SELECT lang_sealed FROM report_links WHERE report_id = :id",
+                {"id": report_id},
+            )
+        return None if row is None or row["lang_sealed"] is None else bytes(row["lang_sealed"])
+
+    async def consume_pending(self, key: str, items: Iterable[OutboxItem], now: datetime) -> bool:
+        """Take the input waiting under `key` and queue `items`, in ONE transaction.
+
+        False (nothing queued) when the input was taken meanwhile: a crash between the two can
+        no longer lose a relayed text, nor send it twice.
+        """
+        stamp = to_db_time(now)
+        async with self._write() as conn:
+            taken = await _run(conn, "DELETE FROM pending_inputs WHERE key = :key", {"key": key})
+            if not taken:
+                return False
+            for item in items:
+                await self._enqueue(conn, item, item.report_id, stamp)
+        return True
+
     # --- reminders ---------------------------------------------------------------------------
 
     async def reminders_recorded(self, keys: Iterable[str]) -> set[str]:

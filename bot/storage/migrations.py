@@ -251,7 +251,27 @@ SELECT org_id, month, dim, code, COUNT(*) FROM (
 GROUP BY org_id, month, dim, code;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
+# Version 5: the inbox of updates fetched but not yet handled, and the reporter's language.
+# An update is stored (sealed: it holds free text) before Telegram is told it was received, and
+# deleted once it was handled; `inbox_mark` keeps the highest update id ever stored, so an update
+# Telegram sends again after a crash is not handled twice. `lang_sealed` keeps the language of a
+# reporter who asked to be contacted, sealed beside the sealed chat id, for follow-ups and relays.
+_V5 = """
+CREATE TABLE inbox (
+    update_id   INTEGER PRIMARY KEY,
+    payload     BLOB NOT NULL,   -- the update as JSON, sealed with the secret key
+    received_at TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE inbox_mark (
+    id             INTEGER PRIMARY KEY CHECK (id = 1),
+    last_update_id INTEGER NOT NULL
+) STRICT;
+
+ALTER TABLE report_links ADD COLUMN lang_sealed BLOB;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5)
 """Ordered migration scripts; the schema version of the code is `len(MIGRATIONS)`."""
 
 

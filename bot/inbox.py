@@ -1,0 +1,122 @@
+"""The inbox: every update is stored before Telegram hears it arrived, and deleted once handled.
+
+python-telegram-bot's `Updater` confirms fetched updates with the offset of its next
+`getUpdates`, which it sends as soon as it has put the batch on `Application.update_queue`,
+long before the updates are handled. A `kill -9` in between lost them. The webhook server
+answers Telegram 200 once the update is on the same queue, with the same effect.
+
+So the queue itself is the inbox's door: `InboxQueue.put` (which both the `Updater`, before
+its next `getUpdates`, and the webhook handler, before its 200, await) writes the update,
+sealed with `bot.crypto.Sealer` because it holds free text, to the `inbox` table and commits,
+and only then lets it through. Telegram is therefore told an update arrived only after it is
+on disk, in polling and in webhook mode alike, without a polling loop of our own.
+
+- **Idempotent by update_id.** `Database.inbox_store` keeps the highest id ever stored; an
+  update Telegram sends again (its confirmation was lost in a crash) is dropped, whether it is
+  still waiting in the inbox or was handled and deleted.
+- **In each user's order.** `InboxOrder` is `PerUserOrder` (bot/handlers/ordering.py) that
+  deletes the row once the update was handled; rows left by a crash are put on the queue in
+  update order by `replay`, before polling or the webhook starts.
+- **Gone once handled.** The row is deleted right after its handling (error handler included);
+  `secure_delete` overwrites the freed pages. An update is handled twice only when the process
+  dies after handling it and before that delete commits (a few milliseconds): its answer may
+  then come twice, while what it queued in the outbox does not (dedupe keys).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from telegram import Bot, Update
+
+from bot.crypto import Sealer, SealError
+from bot.handlers.ordering import PerUserOrder
+from bot.storage.db import Database
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+class InboxQueue(asyncio.Queue[object]):
+    """`Application.update_queue` that stores each `Update` in the inbox before it is queued.
+
+    Until `attach` (post_init opens the database), updates pass straight through; nothing
+    fetches updates before that.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._db: Database | None = None
+        self._sealer: Sealer | None = None
+        self._clock: Clock | None = None
+
+    def attach(self, db: Database, sealer: Sealer, clock: Clock) -> None:
+        self._db, self._sealer, self._clock = db, sealer, clock
+
+    @property
+    def db(self) -> Database | None:
+        return self._db
+
+    async def put(self, item: object) -> None:
+        """Store an update, then queue it; one seen before is dropped (see module doc)."""
+        if isinstance(item, Update) and self._db is not None:
+            assert self._sealer is not None and self._clock is not None
+            payload = self._sealer.seal_json(item.to_dict())
+            if not await self._db.inbox_store(item.update_id, payload, self._clock()):
+                log.info("inbox: update already received, dropped")
+                return
+        await super().put(item)
+
+    async def replay(self, bot: Bot) -> int:
+        """Queue what a crash left in the inbox, oldest first; return how many."""
+        if self._db is None or self._sealer is None:
+            return 0
+        count = 0
+        for update_id, payload in await self._db.inbox_pending():
+            try:
+                update = Update.de_json(self._sealer.unseal_json(payload), bot)
+            except (SealError, ValueError, TypeError, KeyError) as error:
+                # Unreadable (another key, damage): it can never be handled, keep no text.
+                log.warning("inbox: update unreadable (%s), dropped", type(error).__name__)
+                await self._db.inbox_done(update_id)
+                continue
+            await super().put(update)
+            count += 1
+        if count:
+            log.info("inbox: %d updates left unhandled by the last run are handled now", count)
+        return count
+
+
+class InboxOrder(PerUserOrder):
+    """Each user's updates in order (`PerUserOrder`), and the inbox row deleted once handled."""
+
+    def __init__(self, inbox: InboxQueue, max_concurrent_updates: int | None = None) -> None:
+        if max_concurrent_updates is None:
+            super().__init__()
+        else:
+            super().__init__(max_concurrent_updates)
+        self._inbox = inbox
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        """Handle `update` in its user's turn, then forget it."""
+        try:
+            await super().do_process_update(update, coroutine)
+        except asyncio.CancelledError:
+            raise  # stopped before it was handled: the next start handles it
+        except Exception as error:  # handled, if badly: redoing it would fail the same way
+            log.warning("inbox: handling an update failed (%s)", type(error).__name__)
+        await self._forget(update)
+
+    async def _forget(self, update: object) -> None:
+        db = self._inbox.db
+        if not isinstance(update, Update) or db is None:
+            return
+        try:
+            await db.inbox_done(update.update_id)
+        except Exception as error:  # the database is away: the next start redoes it
+            log.warning("inbox: could not delete a handled update (%s)", type(error).__name__)
