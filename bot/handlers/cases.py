@@ -14,10 +14,11 @@ from typing import Any
 from telegram import Update
 
 from bot.context import Services, TryggContext
+from bot.crypto import SealError
 from bot.handlers import callbacks
 from bot.handlers.common import Profile, markup, profile, reply
 from bot.handlers.report_text import report_line, summary_lines
-from bot.i18n import Html, t
+from bot.i18n import LANGUAGES, Html, t
 from bot.outbox import message
 from bot.reports.anonymise import anonymise
 from bot.reports.model import Draft, Report, State, new_reference, report_from_draft
@@ -88,9 +89,17 @@ def case_buttons(report: Report, lang: str) -> list[list[dict[str, str]]]:
 
 
 async def submit(
-    context: TryggContext, routine: Routine, draft: Draft, user_id: int, chat_id: int
+    context: TryggContext,
+    routine: Routine,
+    draft: Draft,
+    user_id: int,
+    chat_id: int,
+    lang: str | None = None,
 ) -> Report:
-    """Store the report and queue it to every receiving coordinator, in one transaction."""
+    """Store the report and queue it to every receiving coordinator, in one transaction.
+
+    A reporter who asked to be contacted has their language `lang` kept (sealed) with the link,
+    so follow-ups and relays reach them in it."""
     services = context.services
     now = services.clock()
     link = None
@@ -122,6 +131,8 @@ async def submit(
         break
     else:  # pragma: no cover - 8 collisions in 7e8 values
         raise RuntimeError("could not find a free report reference")
+    if link is not None and lang is not None:
+        await services.db.set_link_language(stored.id, services.sealer.seal(lang.encode()))
     log.info("report submitted for %s to %d coordinators", routine.id, len(coordinators))
     await services.outbox.kick(context.application)
     return stored
@@ -216,6 +227,19 @@ async def _tell_reporter(
     await services.db.enqueue([item], services.clock())
 
 
+async def reporter_lang(services: Services, report: Report, routine: Routine) -> str:
+    """The reporter's own language, kept with the link; the organisation's default without."""
+    default = routine.organisation.default_language
+    sealed = await services.db.link_language(report.id)
+    if sealed is None:
+        return default
+    try:
+        lang = services.sealer.unseal(sealed).decode()
+    except (SealError, UnicodeDecodeError):
+        return default
+    return lang if lang in LANGUAGES else default
+
+
 def _to_reporter(
     services: Services,
     report: Report,
@@ -270,7 +294,7 @@ async def case_button(update: Update, context: TryggContext, arg: str) -> None:
             contact=contact_name,
         )
         if await services.db.link_of(report.id) is not None:
-            lang = routine.organisation.default_language
+            lang = await reporter_lang(services, report, routine)
             notices.append(
                 _to_reporter(services, report, lang, "relay.acknowledged", f"ack-reporter:{ref}")
             )
@@ -282,7 +306,7 @@ async def case_button(update: Update, context: TryggContext, arg: str) -> None:
         # Closing ends the follow-up; the reporter is told, then the link to them is released.
         closing = []
         if await services.db.link_of(report.id) is not None:
-            lang = routine.organisation.default_language
+            lang = await reporter_lang(services, report, routine)
             closing.append(
                 _to_reporter(services, report, lang, "relay.closed", f"close-reporter:{ref}")
             )
@@ -370,35 +394,43 @@ async def relay_button(update: Update, context: TryggContext, arg: str) -> None:
 async def pending_text(update: Update, context: TryggContext, p: Profile) -> bool:
     """If the user was asked to write a reply, answer or addition, take this text for it."""
     services = context.services
-    message = update.effective_message
-    text = (message.text or "") if message else ""
+    incoming = update.effective_message
+    text = (incoming.text or "") if incoming else ""
     keys = (f"c:{p.user_id}", "r:" + services.sealer.owner_tag(p.user_id))
     pending = await services.db.first_pending(keys)
     if pending is None:
         return False
     key, action, report_id = pending
-    await services.db.clear_pending(key)
     report = await services.db.get_report_by_id(report_id)
     routine = services.registry.get(report.org_id) if report else None
     if report is None or routine is None:
+        await services.db.clear_pending(key)
         await reply(update, t("case.not_found", p.lang))
         return True
     now = services.clock()
-    stamp = now.strftime("%Y%m%d%H%M%S%f")
+    # The update id, not the time: handled again from the inbox after a crash, the same text
+    # gets the same dedupe keys.
+    stamp = str(update.update_id)
+    linked = await services.db.link_of(report.id) is not None
+    items: list[OutboxItem] = []
     if action == "reply":
         # The coordinator writes as an official of the organisation: their text goes as is.
-        await _tell_reporter(
-            context,
-            report,
-            routine.organisation.default_language,
-            "relay.from_coordinator",
-            f"relay-c:{report.ref}:{stamp}",
-            _reporter_buttons(report, routine.organisation.default_language),
-            text=text[:3000],
-        )
-        await reply(update, t("relay.sent", p.lang, ref=report.ref))
+        if linked:
+            lang = await reporter_lang(services, report, routine)
+            items.append(
+                _to_reporter(
+                    services,
+                    report,
+                    lang,
+                    "relay.from_coordinator",
+                    f"relay-c:{report.ref}:{stamp}",
+                    _reporter_buttons(report, lang),
+                    text=text[:3000],
+                )
+            )
+        confirmation = t("relay.sent", p.lang, ref=report.ref)
     elif action == "answer":
-        await _tell_coordinators(
+        items += await _coordinator_items(
             context,
             routine,
             report,
@@ -407,13 +439,43 @@ async def pending_text(update: Update, context: TryggContext, p: Profile) -> boo
             with_buttons=True,
             text=text[:3000],
         )
-        await reply(update, t("relay.sent", p.lang, ref=report.ref))
-    elif action == "add":
+        confirmation = t("relay.sent", p.lang, ref=report.ref)
+    else:  # add
         redacted = anonymise(text[:2000]).text
         await services.db.append_description(report.ref, redacted, 4000)
-        await _tell_coordinators(
+        items += await _coordinator_items(
             context, routine, report, "relay.added", f"add:{report.ref}:{stamp}", text=redacted
         )
-        await reply(update, t("mine.added", p.lang, ref=report.ref, text=redacted))
+        confirmation = t("mine.added", p.lang, ref=report.ref, text=redacted)
+    # The confirmation goes with the relay, in the same transaction as taking the input: a
+    # crash cannot leave the text relayed unconfirmed, nor confirmed unrelayed. A reporter's
+    # goes through the sealed link (their chat id is kept nowhere in plain), else directly.
+    confirm_direct = True
+    if action == "reply" and update.effective_chat is not None:
+        items.append(
+            message(
+                services.sealer,
+                f"relay-sent:{report.ref}:{stamp}",
+                confirmation,
+                chat_id=update.effective_chat.id,
+                urgent=True,
+            )
+        )
+        confirm_direct = False
+    elif linked:
+        items.append(
+            message(
+                services.sealer,
+                f"relay-sent:{report.ref}:{stamp}",
+                confirmation,
+                to_reporter=True,
+                report_id=report.id,
+                urgent=True,
+            )
+        )
+        confirm_direct = False
+    await services.db.consume_pending(key, items, now)
+    if confirm_direct:
+        await reply(update, confirmation)
     await services.outbox.kick(context.application)
     return True

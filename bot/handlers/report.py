@@ -392,7 +392,7 @@ async def _send(update: Update, context: TryggContext, p: Profile, draft: Draft)
     assert p.routine is not None
     chat = update.effective_chat
     assert chat is not None
-    report = await submit(context, p.routine, draft, p.user_id, chat.id)
+    report = await submit(context, p.routine, draft, p.user_id, chat.id, p.lang)
     await show(update, t("report.sent_inline", p.lang, ref=report.ref), None)
     await reply(update, t("report.sent", p.lang, ref=report.ref))
     follow = find_situation(p.routine, "efter")
