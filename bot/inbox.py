@@ -68,7 +68,7 @@ class InboxQueue(asyncio.Queue[object]):
             assert self._sealer is not None and self._clock is not None
             payload = self._sealer.seal_json(item.to_dict())
             if not await self._db.inbox_store(item.update_id, payload, self._clock()):
-                log.info("inbox: update already received, dropped")
+                log.debug("inbox: update already received, dropped")
                 return
         await super().put(item)
 
