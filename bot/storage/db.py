@@ -1080,6 +1080,15 @@ class Database:
             )
             if row is None:
                 return False
+            # One acknowledgement stops every reminder of the report at once, also those still
+            # waiting for the end of quiet hours (dedupe keys of bot/reminders/jobs.py).
+            await _run(
+                conn,
+                "UPDATE outbox SET dead_reason = 'acknowledged', payload = x''"
+                " WHERE sent_at IS NULL AND dead_reason IS NULL"
+                " AND (dedupe LIKE :ack OR dedupe LIKE :escalate)",
+                {"ack": f"ack:{ref}:%", "escalate": f"escalate:{ref}:%"},
+            )
             for item in notifications:
                 await self._enqueue(conn, item, int(row["id"]), to_db_time(now))
         return True
