@@ -39,7 +39,7 @@ from telegram.ext import Application
 
 from bot.context import Services, TryggApp, TryggContext
 from bot.crypto import Sealer
-from bot.handlers.cases import case_buttons
+from bot.handlers.cases import case_buttons, reporter_lang
 from bot.health.gaps import needs_coordinator
 from bot.i18n import LANGUAGES, Html
 from bot.outbox import message
@@ -274,11 +274,12 @@ async def _act(
     report = due.report
     if due.kind == "followup":
         assert report is not None
+        lang = await reporter_lang(services, report, routine)  # theirs, kept with the link
         item = _item(
             sealer,
             f"{due.key}:reporter",
-            texts.followup_text(routine, report, now, default),
-            texts.followup_buttons(report, default),
+            texts.followup_text(routine, report, now, lang),
+            texts.followup_buttons(report, lang),
             not_before,
             report_id=report.id,
         )
