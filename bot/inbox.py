@@ -76,6 +76,7 @@ class InboxQueue(asyncio.Queue[object]):
         """Queue what a crash left in the inbox, oldest first; return how many."""
         if self._db is None or self._sealer is None:
             return 0
+        await self._db.inbox_tidy()
         count = 0
         for update_id, payload in await self._db.inbox_pending():
             try:

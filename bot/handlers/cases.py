@@ -95,11 +95,13 @@ async def submit(
     user_id: int,
     chat_id: int,
     lang: str | None = None,
+    update_id: int | None = None,
 ) -> Report:
     """Store the report and queue it to every receiving coordinator, in one transaction.
 
     A reporter who asked to be contacted has their language `lang` kept (sealed) with the link,
-    so follow-ups and relays reach them in it."""
+    so follow-ups and relays reach them in it. With `update_id`, the reference is kept (sealed)
+    while that update is in the inbox, so handling it again after a crash shows it again."""
     services = context.services
     now = services.clock()
     link = None
@@ -124,8 +126,13 @@ async def submit(
             )
             for m in coordinators
         ]
+        receipt = None
+        if update_id is not None:
+            receipt = (update_id, services.sealer.seal(report.ref.encode()))
         try:
-            stored = await services.db.submit_report(report, link, items, user_id, now)
+            stored = await services.db.submit_report(
+                report, link, items, user_id, now, receipt=receipt
+            )
         except DuplicateReference:
             continue
         break

@@ -269,6 +269,11 @@ async def report_button_pressed(update: Update, context: TryggContext, arg: str)
         return
 
     if draft is None or draft.org_id != p.routine.id:
+        # Sent by this very update before a crash: show the reference again (bot/inbox.py).
+        sealed = await services.db.receipt_of(update.update_id) if verb == "send" else None
+        if sealed is not None:
+            await _receipt(update, context, p, services.sealer.unseal(sealed).decode())
+            return
         await show(update, t("report.no_draft", p.lang), None)
         return
 
@@ -392,9 +397,17 @@ async def _send(update: Update, context: TryggContext, p: Profile, draft: Draft)
     assert p.routine is not None
     chat = update.effective_chat
     assert chat is not None
-    report = await submit(context, p.routine, draft, p.user_id, chat.id, p.lang)
-    await show(update, t("report.sent_inline", p.lang, ref=report.ref), None)
-    await reply(update, t("report.sent", p.lang, ref=report.ref))
+    report = await submit(
+        context, p.routine, draft, p.user_id, chat.id, p.lang, update_id=update.update_id
+    )
+    await _receipt(update, context, p, report.ref)
+
+
+async def _receipt(update: Update, context: TryggContext, p: Profile, ref: str) -> None:
+    """What the reporter is shown once the report is sent (again, if a crash came between)."""
+    assert p.routine is not None
+    await show(update, t("report.sent_inline", p.lang, ref=ref), None)
+    await reply(update, t("report.sent", p.lang, ref=ref))
     follow = find_situation(p.routine, "efter")
     if follow is not None:
         result = answer(p.routine, follow, context.services.clock())

@@ -988,8 +988,12 @@ class Database:
         notifications: Sequence[OutboxItem],
         draft_user_id: int,
         now: datetime,
+        receipt: tuple[int, bytes] | None = None,
     ) -> Report:
         """Store a report, its link, its notifications, and drop the draft, in ONE transaction.
+
+        `receipt`: `(update_id, sealed reference)` kept until that update leaves the inbox, so
+        the update handled again after a crash can show the reference (`receipt_of`).
 
         Either all of it happens or none: a failure leaves no report, nothing queued and the
         draft as it was, so the reporter can press Send again. `report.ref` is used as given;
@@ -1026,6 +1030,12 @@ class Database:
             await _run(
                 conn, "DELETE FROM drafts WHERE user_id = :user_id", {"user_id": draft_user_id}
             )
+            if receipt is not None:
+                await _run(
+                    conn,
+                    "INSERT OR REPLACE INTO receipts (update_id, payload) VALUES (:id, :payload)",
+                    {"id": receipt[0], "payload": bytes(receipt[1])},
+                )
         # The log still holds the draft's pages: the user id next to what they reported. The
         # checkpoint overwrites them (secure_delete) in the main file and truncates the log.
         await self.checkpoint()
@@ -1538,9 +1548,26 @@ class Database:
         return [(int(row["update_id"]), bytes(row["payload"])) for row in rows]
 
     async def inbox_done(self, update_id: int) -> None:
-        """The update was handled: its text leaves the file (`secure_delete`)."""
+        """The update was handled: its text leaves the file (`secure_delete`), its receipt too."""
         async with self._write() as conn:
             await _run(conn, "DELETE FROM inbox WHERE update_id = :id", {"id": update_id})
+            await _run(conn, "DELETE FROM receipts WHERE update_id = :id", {"id": update_id})
+
+    async def inbox_tidy(self) -> int:
+        """Drop receipts whose update is no longer in the inbox (one handled outside it, as in
+        the terminal chat); return how many."""
+        async with self._write() as conn:
+            return await _run(
+                conn, "DELETE FROM receipts WHERE update_id NOT IN (SELECT update_id FROM inbox)"
+            )
+
+    async def receipt_of(self, update_id: int) -> bytes | None:
+        """The sealed reference of the report update `update_id` sent, while it is kept."""
+        async with self._read() as conn:
+            row = await _one(
+                conn, "SELECT payload FROM receipts WHERE update_id = :id", {"id": update_id}
+            )
+        return None if row is None else bytes(row["payload"])
 
     async def inbox_last(self) -> int | None:
         """The highest update id ever stored, or None before the first."""

@@ -268,6 +268,14 @@ CREATE TABLE inbox_mark (
     last_update_id INTEGER NOT NULL
 ) STRICT;
 
+-- The reference a report got from the update that sent it (sealed), kept only while that update
+-- is in the inbox: handled again after a crash, it shows the reporter their reference instead of
+-- "no report under way". Deleted with the inbox row.
+CREATE TABLE receipts (
+    update_id INTEGER PRIMARY KEY,
+    payload   BLOB NOT NULL
+) STRICT;
+
 ALTER TABLE report_links ADD COLUMN lang_sealed BLOB;
 """
 
