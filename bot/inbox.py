@@ -54,6 +54,8 @@ class InboxQueue(asyncio.Queue[object]):
         self._db: Database | None = None
         self._sealer: Sealer | None = None
         self._clock: Clock | None = None
+        self._stored: set[int] = set()  # update ids in the inbox table, to delete once handled
+        self.undeleted: set[int] = set()  # handled, but the delete failed: tried again later
 
     def attach(self, db: Database, sealer: Sealer, clock: Clock) -> None:
         self._db, self._sealer, self._clock = db, sealer, clock
@@ -67,10 +69,25 @@ class InboxQueue(asyncio.Queue[object]):
         if isinstance(item, Update) and self._db is not None:
             assert self._sealer is not None and self._clock is not None
             payload = self._sealer.seal_json(item.to_dict())
-            if not await self._db.inbox_store(item.update_id, payload, self._clock()):
-                log.debug("inbox: update already received, dropped")
-                return
+            try:
+                new = await self._db.inbox_store(item.update_id, payload, self._clock())
+            except Exception as error:
+                # A full disk, a locked file: answering now beats not answering at all, and the
+                # handlers give their own apology for what they cannot store.
+                log.warning("inbox: update not stored (%s), handled anyway", type(error).__name__)
+            else:
+                if not new:
+                    log.debug("inbox: update already received, dropped")
+                    return
+                self._stored.add(item.update_id)
         await super().put(item)
+
+    def handled(self, update_id: int) -> bool:
+        """Forget `update_id`; whether it was in the inbox table (and must be deleted there)."""
+        if update_id in self._stored:
+            self._stored.discard(update_id)
+            return True
+        return False
 
     async def replay(self, bot: Bot) -> int:
         """Queue what a crash left in the inbox, oldest first; return how many."""
@@ -86,6 +103,7 @@ class InboxQueue(asyncio.Queue[object]):
                 log.warning("inbox: update unreadable (%s), dropped", type(error).__name__)
                 await self._db.inbox_done(update_id)
                 continue
+            self._stored.add(update_id)
             await super().put(update)
             count += 1
         if count:
@@ -117,7 +135,13 @@ class InboxOrder(PerUserOrder):
         db = self._inbox.db
         if not isinstance(update, Update) or db is None:
             return
+        if not self._inbox.handled(update.update_id):  # never stored (the disk was full)
+            return
+        ids = {update.update_id, *self._inbox.undeleted}
         try:
-            await db.inbox_done(update.update_id)
-        except Exception as error:  # the database is away: the next start redoes it
+            await db.inbox_done(*sorted(ids))
+        except Exception as error:  # locked or full: tried with the next one, or at next start
+            self._inbox.undeleted |= ids
             log.warning("inbox: could not delete a handled update (%s)", type(error).__name__)
+        else:
+            self._inbox.undeleted -= ids

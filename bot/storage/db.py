@@ -58,6 +58,10 @@ _SIDE_FILES = ("-wal", "-shm", "-journal")
 Params = Mapping[str, Any]
 
 
+INBOX_BUSY_MS = 200
+"""The longest an update waits to be stored in the inbox while another process holds the lock."""
+
+
 class StorageError(RuntimeError):
     """The database cannot be used as this module requires (a setting did not take effect)."""
 
@@ -1516,14 +1520,35 @@ class Database:
 
     # --- inbox -------------------------------------------------------------------------------
 
+    @asynccontextmanager
+    async def _brief_write(self) -> AsyncIterator[aiosqlite.Connection]:
+        """A write transaction that waits at most `INBOX_BUSY_MS` for another process's lock.
+
+        For the inbox: updates are fetched one after the other, so a wait of `busy_timeout`
+        for each would hold up everyone; the caller copes with the failure instead.
+        """
+        async with self._lock:
+            conn = self._conn
+            await _run(conn, f"PRAGMA busy_timeout = {INBOX_BUSY_MS:d}")
+            try:
+                await _run(conn, "BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                    await _run(conn, "COMMIT")
+                except BaseException:
+                    await rollback(conn)
+                    raise
+            finally:
+                await _run(conn, f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
+
     async def inbox_store(self, update_id: int, payload: bytes, now: datetime) -> bool:
         """Keep a fetched update (sealed) until it is handled; False if it was seen before.
 
         Telegram's update ids grow, so one above the highest ever stored is new; any other was
         stored (and perhaps handled and deleted) before a crash and is sent again only because
-        its confirmation did not reach Telegram.
+        its confirmation did not reach Telegram. Waits briefly for a lock (`_brief_write`).
         """
-        async with self._write() as conn:
+        async with self._brief_write() as conn:
             row = await _one(conn, "SELECT last_update_id FROM inbox_mark WHERE id = 1", {})
             if row is not None and update_id <= int(row["last_update_id"]):
                 return False
@@ -1547,11 +1572,13 @@ class Database:
             rows = await _all(conn, "SELECT update_id, payload FROM inbox ORDER BY update_id", {})
         return [(int(row["update_id"]), bytes(row["payload"])) for row in rows]
 
-    async def inbox_done(self, update_id: int) -> None:
-        """The update was handled: its text leaves the file (`secure_delete`), its receipt too."""
-        async with self._write() as conn:
-            await _run(conn, "DELETE FROM inbox WHERE update_id = :id", {"id": update_id})
-            await _run(conn, "DELETE FROM receipts WHERE update_id = :id", {"id": update_id})
+    async def inbox_done(self, *update_ids: int) -> None:
+        """The updates were handled: their text leaves the file (`secure_delete`), their
+        receipts too. Waits briefly for a lock (`_brief_write`)."""
+        async with self._brief_write() as conn:
+            for update_id in update_ids:
+                await _run(conn, "DELETE FROM inbox WHERE update_id = :id", {"id": update_id})
+                await _run(conn, "DELETE FROM receipts WHERE update_id = :id", {"id": update_id})
 
     async def inbox_tidy(self) -> int:
         """Drop receipts whose update is no longer in the inbox (one handled outside it, as in
