@@ -120,6 +120,8 @@ class InboxOrder(PerUserOrder):
         else:
             super().__init__(max_concurrent_updates)
         self._inbox = inbox
+        self._to_delete: set[int] = set()
+        self._deleting: asyncio.Future[None] | None = None
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         """Handle `update` in its user's turn, then forget it."""
@@ -132,16 +134,26 @@ class InboxOrder(PerUserOrder):
         await self._forget(update)
 
     async def _forget(self, update: object) -> None:
+        """Delete the handled update's row; handlers that finish while a delete runs share the
+        next one (one commit for a burst, as the outbox records its answers)."""
         db = self._inbox.db
         if not isinstance(update, Update) or db is None:
             return
         if not self._inbox.handled(update.update_id):  # never stored (the disk was full)
             return
-        ids = {update.update_id, *self._inbox.undeleted}
-        try:
-            await db.inbox_done(*sorted(ids))
-        except Exception as error:  # locked or full: tried with the next one, or at next start
-            self._inbox.undeleted |= ids
-            log.warning("inbox: could not delete a handled update (%s)", type(error).__name__)
-        else:
+        self._to_delete.add(update.update_id)
+        if self._deleting is None or self._deleting.done():
+            self._deleting = asyncio.ensure_future(self._delete_loop(db))
+        await asyncio.shield(self._deleting)
+
+    async def _delete_loop(self, db: Database) -> None:
+        while self._to_delete:
+            ids = self._to_delete | self._inbox.undeleted
+            self._to_delete = set()
+            try:
+                await db.inbox_done(*sorted(ids))
+            except Exception as error:  # locked or full: tried with the next, or at next start
+                self._inbox.undeleted |= ids
+                log.warning("inbox: could not delete handled updates (%s)", type(error).__name__)
+                return
             self._inbox.undeleted -= ids
