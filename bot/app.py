@@ -21,9 +21,8 @@ from bot.context import BotData, Clock, Services, TryggApp, TryggContext
 from bot.crypto import Sealer
 from bot.datadir import prepare_data_dir
 from bot.handlers.commands import publish_default_commands
-from bot.handlers.flood import FloodGuard
 from bot.handlers.register import register
-from bot.inbox import InboxOrder, InboxQueue
+from bot.inbox import InboxFloodGuard, InboxOrder, InboxQueue
 from bot.invites import InviteService
 from bot.outbox import Outbox
 from bot.outbox import schedule as schedule_outbox
@@ -104,7 +103,11 @@ def build_application(
         builder = builder.get_updates_request(updates_request)
     app: TryggApp = builder.build()
     # Flood control sees every update first; TRYGG_FLOOD_BURST=0 turns it off.
-    guard = FloodGuard(settings.flood_burst, settings.flood_rate) if settings.flood_burst else None
+    guard = (
+        InboxFloodGuard(inbox, settings.flood_burst, settings.flood_rate)
+        if settings.flood_burst
+        else None
+    )
     register(app, guard)
     return app
 

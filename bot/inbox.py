@@ -33,7 +33,9 @@ from typing import Any
 
 from telegram import Bot, Update
 
+from bot.context import TryggContext
 from bot.crypto import Sealer, SealError
+from bot.handlers.flood import BURST, RATE, FloodGuard
 from bot.handlers.ordering import PerUserOrder
 from bot.storage.db import Database
 
@@ -55,6 +57,7 @@ class InboxQueue(asyncio.Queue[object]):
         self._sealer: Sealer | None = None
         self._clock: Clock | None = None
         self._stored: set[int] = set()  # update ids in the inbox table, to delete once handled
+        self.replayed: set[int] = set()  # left by a crash and handled now: not a flood
         self.undeleted: set[int] = set()  # handled, but the delete failed: tried again later
 
     def attach(self, db: Database, sealer: Sealer, clock: Clock) -> None:
@@ -104,6 +107,7 @@ class InboxQueue(asyncio.Queue[object]):
                 await self._db.inbox_done(update_id)
                 continue
             self._stored.add(update_id)
+            self.replayed.add(update_id)
             await super().put(update)
             count += 1
         if count:
@@ -157,3 +161,22 @@ class InboxOrder(PerUserOrder):
                 log.warning("inbox: could not delete handled updates (%s)", type(error).__name__)
                 return
             self._inbox.undeleted -= ids
+
+
+class InboxFloodGuard(FloodGuard):
+    """Flood control that lets through the updates a crash left in the inbox.
+
+    They were sent over the time before the crash, not at once: counted now, a reporter's
+    backlog of form steps plus their next taps would look like a flood and be dropped.
+    """
+
+    def __init__(self, inbox: InboxQueue, burst: int = BURST, rate: float = RATE) -> None:
+        super().__init__(burst, rate)
+        self._inbox = inbox
+
+    async def __call__(self, update: object, context: TryggContext) -> None:
+        """Pass a replayed update; judge every other one as `FloodGuard` does."""
+        if isinstance(update, Update) and update.update_id in self._inbox.replayed:
+            self._inbox.replayed.discard(update.update_id)
+            return
+        await super().__call__(update, context)
