@@ -39,6 +39,7 @@ BENCHMARKS: dict[str, str] = {
     "report_submit": "bench.bench_reports",
     "anonymise": "bench.bench_reports:run_anonymise",
     "broadcast": "bench.bench_broadcast",
+    "broadcast_cpu_hog": "bench.bench_broadcast:run_with_cpu_hog",
     "duplicate_window": "bench.bench_duplicate_window",
     "stats_1m": "bench.bench_stats",
     "load_e2e": "bench.bench_load_e2e",  # two minutes: 500 users against the bot and a bare bot

@@ -28,9 +28,8 @@ from bot.context import BotData, Clock, Services, TryggApp, TryggContext
 from bot.crypto import Sealer
 from bot.datadir import open_database, prepare_data_dir
 from bot.handlers.commands import publish_default_commands
-from bot.handlers.flood import FloodGuard
-from bot.handlers.ordering import PerUserOrder
 from bot.handlers.register import register
+from bot.inbox import InboxFloodGuard, InboxOrder, InboxQueue
 from bot.invites import InviteService
 from bot.monitoring import Metrics, MetricsServer, ObservedRequest, TelegramWatch
 from bot.outbox import Outbox
@@ -87,9 +86,12 @@ def build_application(
     if clock is utc_now and (shifted := testing_clock(os.environ.get(FAKE_NOW))) is not None:
         log.warning("%s is set: the clock is shifted (a testing hook)", FAKE_NOW)
         clock = shifted
+    # The inbox: every update is stored before Telegram is told it arrived (bot/inbox.py).
+    inbox = InboxQueue()
     builder = (
         ApplicationBuilder()
         .token(token)
+        .update_queue(inbox)
         .context_types(ContextTypes(context=TryggContext, bot_data=BotData))
         .defaults(
             Defaults(
@@ -100,8 +102,9 @@ def build_application(
         )
         .post_init(_make_post_init(settings, clock))
         .post_shutdown(_post_shutdown)
-        # Updates of one user are handled in order; different users run side by side.
-        .concurrent_updates(PerUserOrder())
+        # Updates of one user are handled in order; different users run side by side; each
+        # leaves the inbox once handled.
+        .concurrent_updates(InboxOrder(inbox))
     )
     if settings.api_url:
         builder = builder.base_url(settings.api_url)
@@ -121,7 +124,11 @@ def build_application(
     app.add_handler(TypeHandler(Update, _count_update), group=METRICS_GROUP)
     app.add_error_handler(_count_error)  # first: it also quiets failed polls (see there)
     # Flood control sees every update first; TRYGG_FLOOD_BURST=0 turns it off.
-    guard = FloodGuard(settings.flood_burst, settings.flood_rate) if settings.flood_burst else None
+    guard = (
+        InboxFloodGuard(inbox, settings.flood_burst, settings.flood_rate)
+        if settings.flood_burst
+        else None
+    )
     register(app, guard)
     return app
 
@@ -168,6 +175,9 @@ def _make_post_init(settings: Settings, clock: Clock) -> Any:
         sealer = Sealer(data_dir.secret_key)
         registry = RoutineRegistry(settings.routines_dir)
         await asyncio.to_thread(registry.reload)
+        inbox = app.update_queue
+        if isinstance(inbox, InboxQueue):
+            inbox.attach(db, sealer, clock)
         app.bot_data.services = Services(
             settings=settings,
             db=db,
@@ -198,6 +208,9 @@ def _make_post_init(settings: Settings, clock: Clock) -> Any:
                 name=activity.JOB_NAME,
             )
         await start_reminders(app)  # what fell due while the bot was down, then every minute
+        if isinstance(inbox, InboxQueue):
+            # Before polling or the webhook starts, so a user's old updates come first.
+            await inbox.replay(app.bot)
         _install_sighup(app)
         _start_metrics(app, settings)
 

@@ -489,7 +489,6 @@ class Outbox:
 
     async def _send(self, bot: Bot, item: _Ready) -> _Outcome:
         row = item.row
-        self.pacer.leaving(item.chat_id)
         try:
             await bot.send_message(
                 item.chat_id,

@@ -27,6 +27,7 @@ EDGE = (
     "bot.cli",  # the process's entry: `trygg run` starts PTB and checks the token
     "bot.outbox",  # the sender: the one place that turns queued messages into Bot API calls
     "bot.monitoring",  # wraps PTB's request object to count Telegram's failures and outages
+    "bot.inbox",  # sits between PTB's Updater and its dispatcher: stores each update first
     "bot.devchat",  # the terminal chat and its fake Bot API
 )
 

@@ -37,17 +37,34 @@ class Monotonic:
         return self.value
 
 
-async def test_at_most_rate_messages_start_in_any_window_of_a_second_and_guard() -> None:
+async def test_at_most_rate_messages_in_a_window_counted_from_their_answers() -> None:
     clock = Monotonic()
     pacer = Pacer(rate=30, guard=0.05, monotonic=clock)
     for chat in range(30):
         assert pacer.overall_free_at() <= clock()
         await pacer.start(chat + 1)
         clock.value += 0.001
-    assert pacer.overall_free_at() == pytest.approx(1000.0 + 1.05)
-    clock.value = 1001.05
-    await pacer.start(99)  # the oldest start left the window
+        pacer.done(chat + 1, delivered=True)
     assert pacer.overall_free_at() == pytest.approx(1000.001 + 1.05)
+    clock.value = 1001.051
+    await pacer.start(99)  # the oldest answer left the window
+    assert pacer.overall_free_at() == pytest.approx(1000.002 + 1.05)
+
+
+async def test_after_a_stall_the_pace_does_not_burst() -> None:
+    """Thirty sends stalled on their way may all reach Telegram at the moment the stall ends:
+    the next one waits a window after their answers, not a window after they left."""
+    clock = Monotonic()
+    pacer = Pacer(rate=30, guard=0.05, monotonic=clock)
+    for chat in range(29):
+        await pacer.start(chat + 1)
+    assert pacer.overall_free_at() == -math.inf  # 29 under way: one more may go
+    await pacer.start(30)
+    assert pacer.overall_free_at() == math.inf  # 30 under way: wait for an answer
+    clock.value += 5.0  # the stall
+    for chat in range(30):
+        pacer.done(chat + 1, delivered=True)
+    assert pacer.overall_free_at() == pytest.approx(1005.0 + 1.05)
 
 
 async def test_a_chat_waits_a_second_after_its_answer_and_never_has_two_on_the_way() -> None:
@@ -88,7 +105,13 @@ async def test_a_request_that_never_reached_telegram_is_taken_back() -> None:
     await pacer.start(2)
     assert pacer.overall_free_at() == -math.inf  # one of two slots used
     await pacer.start(3)
-    assert pacer.overall_free_at() == pytest.approx(1001.05)
+    assert pacer.overall_free_at() == math.inf  # two under way: wait for an answer
+    clock.value += 0.2
+    pacer.done(2, delivered=True)
+    assert pacer.overall_free_at() == pytest.approx(1000.2 + 1.05)  # and one under way
+    clock.value += 0.1
+    pacer.done(3, delivered=False, counted=False)  # never reached Telegram: taken back
+    assert pacer.overall_free_at() == -math.inf
 
 
 async def test_memory_stays_flat_over_many_chats() -> None:
@@ -99,7 +122,7 @@ async def test_memory_stays_flat_over_many_chats() -> None:
         pacer.done(chat + 1, delivered=True)
         clock.value += 0.001
     assert len(pacer._chat_free_at) < 5000
-    assert pacer._started == {} and pacer._busy == set()
+    assert pacer._started == set() and pacer._busy == set()
 
 
 def test_limits_must_make_sense() -> None:

@@ -18,6 +18,7 @@ from bot.reminders.schedule import (
     GAP_FILE,
     Due,
     ack_due,
+    ack_moments,
     collect_due,
     digest_due,
     event_moment,
@@ -247,20 +248,39 @@ def test_review_weekly_reminders_keep_nine_oclock_over_the_autumn_change() -> No
 # --- reports -----------------------------------------------------------------------------------
 
 
-def test_an_unacknowledged_report_is_reminded_then_escalated_once_each() -> None:
-    r = routine(ack_within=Duration(4, "h"))
+def test_an_unacknowledged_report_is_reminded_repeatedly_then_escalated_once() -> None:
+    r = routine(ack_within=Duration(4, "h"))  # ack_repeat 3: every 80 minutes
     came = at(2026, 11, 24, 10)
     assert ack_due(r, report(came), came + timedelta(hours=3, minutes=59)) == []
     assert keys(ack_due(r, report(came), came + timedelta(hours=4))) == ["ack:R-ABC234:1"]
-    both = ack_due(r, report(came), came + timedelta(hours=8))  # down for a while: both
-    assert keys(both) == ["ack:R-ABC234:1", "escalate:R-ABC234"]
-    reminded = report(came, reminded=came + timedelta(hours=4))
-    assert keys(ack_due(r, reminded, came + timedelta(days=9))) == ["escalate:R-ABC234"]
+    second = came + timedelta(hours=5, minutes=20)
+    assert keys(ack_due(r, report(came), second)) == ["ack:R-ABC234:2"]
+    third = ack_due(r, report(came), came + timedelta(hours=7))
+    assert keys(third) == ["ack:R-ABC234:3"] and third[0].detail == "3"
+    both = ack_due(r, report(came), came + timedelta(hours=8))  # the cap, then escalation
+    assert keys(both) == ["ack:R-ABC234:3", "escalate:R-ABC234"]
+    assert keys(ack_due(r, report(came), came + timedelta(days=9))) == [
+        "ack:R-ABC234:3",
+        "escalate:R-ABC234",
+    ]  # never a fourth: the job drops keys it recorded
     done = report(came, reminded=came, escalated=came)
-    assert ack_due(r, done, came + timedelta(days=9)) == []
+    assert keys(ack_due(r, done, came + timedelta(days=9))) == ["ack:R-ABC234:3"]
     assert ack_due(r, report(came, state=State.ACKNOWLEDGED), came + timedelta(days=9)) == []
     nobody = routine(ack_within=Duration(4, "h"), escalate_to=())
-    assert keys(ack_due(nobody, report(came), came + timedelta(days=1))) == ["ack:R-ABC234:1"]
+    assert keys(ack_due(nobody, report(came), came + timedelta(days=1))) == ["ack:R-ABC234:3"]
+
+
+def test_ack_repeat_and_ack_every_set_the_rhythm() -> None:
+    base = routine(ack_within=Duration(2, "h"))
+    came = at(2026, 11, 24, 10)
+    r = replace(base, reminders=replace(base.reminders, ack_repeat=2, ack_every=Duration(30, "m")))
+    reminded, escalate_at = ack_moments(r.reminders, came)
+    assert reminded == [came + timedelta(hours=2), came + timedelta(hours=2, minutes=30)]
+    assert escalate_at == came + timedelta(hours=3)
+    one = replace(base, reminders=replace(base.reminders, ack_repeat=1))
+    # One reminder, as before reminders repeated: the escalation twice ack_within after.
+    two_hours, four_hours = came + timedelta(hours=2), came + timedelta(hours=4)
+    assert ack_moments(one.reminders, came) == ([two_hours], four_hours)
 
 
 def test_follow_ups_with_the_reporter_latest_only_while_open() -> None:

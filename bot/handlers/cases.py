@@ -22,6 +22,7 @@ from telegram.error import BadRequest
 
 from bot import activity
 from bot.context import Services, TryggContext
+from bot.crypto import SealError
 from bot.fragments import phone_link
 from bot.handlers import callbacks
 from bot.handlers.common import Profile, is_private, markup, profile, reply
@@ -175,9 +176,19 @@ def _close_confirm_buttons(report: Report, lang: str, linked: bool) -> list[list
 
 
 async def submit(
-    context: TryggContext, routine: Routine, draft: Draft, user_id: int, chat_id: int
+    context: TryggContext,
+    routine: Routine,
+    draft: Draft,
+    user_id: int,
+    chat_id: int,
+    lang: str | None = None,
+    update_id: int | None = None,
 ) -> Report:
-    """Store the report and queue it to every receiving coordinator, in one transaction."""
+    """Store the report and queue it to every receiving coordinator, in one transaction.
+
+    A reporter who asked to be contacted has their language `lang` kept (sealed) with the link,
+    so follow-ups and relays reach them in it. With `update_id`, the reference is kept (sealed)
+    while that update is in the inbox, so handling it again after a crash shows it again."""
     services = context.services
     now = services.clock()
     link = None
@@ -202,8 +213,14 @@ async def submit(
             )
             for m in coordinators
         ]
+        receipt = None
+        if update_id is not None:
+            receipt = (update_id, services.sealer.seal(report.ref.encode()))
+        lang_sealed = services.sealer.seal(lang.encode()) if lang is not None else None
         try:
-            stored = await services.db.submit_report(report, link, items, user_id, now)
+            stored = await services.db.submit_report(
+                report, link, items, user_id, now, receipt=receipt, lang_sealed=lang_sealed
+            )
         except DuplicateReference:
             continue
         break
@@ -365,6 +382,19 @@ async def _tell_reporter(
     await services.db.enqueue([item], services.clock())
 
 
+async def reporter_lang(services: Services, report: Report, routine: Routine) -> str:
+    """The reporter's own language, kept with the link; the organisation's default without."""
+    default = routine.organisation.default_language
+    sealed = await services.db.link_language(report.id)
+    if sealed is None:
+        return default
+    try:
+        lang = services.sealer.unseal(sealed).decode()
+    except (SealError, UnicodeDecodeError):
+        return default
+    return lang if lang in LANGUAGES else default
+
+
 def _to_reporter(
     services: Services,
     report: Report,
@@ -426,7 +456,7 @@ async def case_button(update: Update, context: TryggContext, arg: str) -> None:
             contact=contact_name,
         )
         if await services.db.link_of(report.id) is not None:
-            lang = routine.organisation.default_language
+            lang = await reporter_lang(services, report, routine)
             notices.append(
                 _to_reporter(services, report, lang, "relay.acknowledged", f"ack-reporter:{ref}")
             )
@@ -501,7 +531,7 @@ async def close_case(
     contact_name = contact.name.get(p.lang) if contact else ""
     closing = []
     if await services.db.link_of(report.id) is not None:
-        lang = routine.organisation.default_language
+        lang = await reporter_lang(services, report, routine)
         if last_word:
             item = _to_reporter(
                 services,
@@ -650,13 +680,16 @@ async def relay_button(update: Update, context: TryggContext, arg: str) -> None:
     elif verb == "sharenot":
         await reply(update, t("access.share_cancelled", p.lang, ref=ref))
     elif verb == "send" and routine is not None:
-        staged = await services.db.take_staged("r:" + tag, _STAGED)
+        staged = await services.db.staged("r:" + tag, _STAGED)
         if staged is None or staged[0] != report.id:
             await reply(update, t("access.nothing_staged", p.lang, ref=ref))
             return
         answer = services.sealer.unseal(staged[1]).decode("utf-8")
-        stamp = now.strftime("%Y%m%d%H%M%S%f")
-        await _tell_coordinators(
+        # The update id, not the time: pressed again from the inbox after a crash, the same
+        # answer gets the same dedupe keys. The answer, its "sent" and taking it from the
+        # staging row are one transaction: a crash cannot lose it nor send it twice.
+        stamp = str(update.update_id)
+        items = await _coordinator_items(
             context,
             routine,
             report,
@@ -665,7 +698,19 @@ async def relay_button(update: Update, context: TryggContext, arg: str) -> None:
             with_buttons=True,
             text=answer,
         )
-        await reply(update, t("relay.sent", p.lang, ref=ref))
+        items.append(
+            message(
+                services.sealer,
+                f"relay-sent:{report.ref}:{stamp}",
+                t("relay.sent", p.lang, ref=ref),
+                to_reporter=True,
+                report_id=report.id,
+                urgent=True,
+            )
+        )
+        if not await services.db.consume_pending("r:" + tag, items, now):
+            await reply(update, t("access.nothing_staged", p.lang, ref=ref))
+            return
         await services.outbox.kick(context.application)
     elif verb == "drop":
         await services.db.take_staged("r:" + tag, _STAGED)
@@ -695,8 +740,8 @@ async def pending_text(update: Update, context: TryggContext, p: Profile) -> boo
     nothing, and a reporter whose link is gone reaches no one.
     """
     services = context.services
-    message = update.effective_message
-    text = (message.text or "") if message else ""
+    incoming = update.effective_message
+    text = (incoming.text or "") if incoming else ""
     tag = services.sealer.owner_tag(p.user_id)
     keys = (f"c:{p.user_id}", "r:" + tag)
     pending = await services.db.first_pending(keys)
@@ -723,30 +768,68 @@ async def pending_text(update: Update, context: TryggContext, p: Profile) -> boo
         if action in ("answer", _STAGED):
             await _stage_answer(update, context, p, key, report, text)
             return True
-    await services.db.clear_pending(key)
-    now = services.clock()
-    stamp = now.strftime("%Y%m%d%H%M%S%f")
-    if action == "reply":
-        # The coordinator writes as an official of the organisation: their text goes as is.
-        await _tell_reporter(
-            context,
-            report,
-            routine.organisation.default_language,
-            "relay.from_coordinator",
-            f"relay-c:{report.ref}:{stamp}",
-            _reporter_buttons(report, routine.organisation.default_language),
-            text=text[:RELAY_LIMIT],
-        )
-        await reply(update, t("relay.sent", p.lang, ref=report.ref))
-    elif action == "close":
+    if action == "close":
+        await services.db.clear_pending(key)
         await close_case(update, context, p, routine, report, text[:1000])
         return True
-    elif action == "add":
+    now = services.clock()
+    # The update id, not the time: handled again from the inbox after a crash, the same text
+    # gets the same dedupe keys.
+    stamp = str(update.update_id)
+    linked = await services.db.link_of(report.id) is not None
+    items: list[OutboxItem] = []
+    if action == "reply":
+        # The coordinator writes as an official of the organisation: their text goes as is.
+        if linked:
+            lang = await reporter_lang(services, report, routine)
+            items.append(
+                _to_reporter(
+                    services,
+                    report,
+                    lang,
+                    "relay.from_coordinator",
+                    f"relay-c:{report.ref}:{stamp}",
+                    _reporter_buttons(report, lang),
+                    text=text[:RELAY_LIMIT],
+                )
+            )
+        confirmation = t("relay.sent", p.lang, ref=report.ref)
+    else:  # add
         redacted = anonymise(text[:2000]).text
         await services.db.append_description(report.ref, redacted, 4000)
-        await _tell_coordinators(
+        items += await _coordinator_items(
             context, routine, report, "relay.added", f"add:{report.ref}:{stamp}", text=redacted
         )
-        await reply(update, t("mine.added", p.lang, ref=report.ref, text=redacted))
+        confirmation = t("mine.added", p.lang, ref=report.ref, text=redacted)
+    # The confirmation goes with the relay, in the same transaction as taking the input: a
+    # crash cannot leave the text relayed unconfirmed, nor confirmed unrelayed. A reporter's
+    # goes through the sealed link (their chat id is kept nowhere in plain), else directly.
+    confirm_direct = True
+    if action == "reply" and update.effective_chat is not None:
+        items.append(
+            message(
+                services.sealer,
+                f"relay-sent:{report.ref}:{stamp}",
+                confirmation,
+                chat_id=update.effective_chat.id,
+                urgent=True,
+            )
+        )
+        confirm_direct = False
+    elif linked:
+        items.append(
+            message(
+                services.sealer,
+                f"relay-sent:{report.ref}:{stamp}",
+                confirmation,
+                to_reporter=True,
+                report_id=report.id,
+                urgent=True,
+            )
+        )
+        confirm_direct = False
+    await services.db.consume_pending(key, items, now)
+    if confirm_direct:
+        await reply(update, confirmation)
     await services.outbox.kick(context.application)
     return True

@@ -29,7 +29,7 @@ from bot.handlers.report_text import label, months, summary_lines
 from bot.i18n import Html, t
 from bot.reports import model
 from bot.reports.anonymise import anonymise
-from bot.reports.model import CHOICES, STEPS, Draft
+from bot.reports.model import CHOICES, STEPS, Draft, Report
 from bot.routines.answer import answer, find_situation
 
 log = logging.getLogger(__name__)
@@ -330,6 +330,16 @@ async def report_button_pressed(update: Update, context: TryggContext, arg: str)
         return
 
     if draft is None or draft.org_id != p.routine.id:
+        # Sent by this very update before a crash: show the reference again (bot/inbox.py).
+        sealed = await services.db.receipt_of(update.update_id) if verb == "send" else None
+        sent = (
+            await services.db.get_report(services.sealer.unseal(sealed).decode())
+            if sealed
+            else None
+        )
+        if sent is not None:
+            await _receipt(update, context, p, sent)
+            return
         # A new message, never an edit: the button may sit on the receipt of a sent report.
         await reply(update, t("report.no_draft", p.lang))
         return
@@ -476,7 +486,15 @@ async def _send(update: Update, context: TryggContext, p: Profile, draft: Draft)
     assert p.routine is not None
     chat = update.effective_chat
     assert chat is not None
-    report = await submit(context, p.routine, draft, p.user_id, chat.id)
+    report = await submit(
+        context, p.routine, draft, p.user_id, chat.id, p.lang, update_id=update.update_id
+    )
+    await _receipt(update, context, p, report)
+
+
+async def _receipt(update: Update, context: TryggContext, p: Profile, report: Report) -> None:
+    """What the reporter is shown once the report is sent (again, if a crash came between)."""
+    assert p.routine is not None
     await show(update, t("report.sent_inline", p.lang, ref=report.ref), None, p.lang)
     await reply(update, await receipt(context, p.routine, report, p.lang))
     follow = find_situation(p.routine, "efter")

@@ -1,4 +1,4 @@
-"""The reminders job: every minute, queue what has fallen due, once, across restarts.
+"""The reminders job: on every wall-clock minute, queue what has fallen due, once, across restarts.
 
 The database is the source of truth for everything due: a pass asks the domain
 (`bot.reminders.schedule`) what is due now for every loaded organisation, drops the period keys
@@ -39,7 +39,7 @@ from telegram.ext import Application
 
 from bot.context import Services, TryggApp, TryggContext
 from bot.crypto import Sealer
-from bot.handlers.cases import case_buttons
+from bot.handlers.cases import case_buttons, reporter_lang
 from bot.health.gaps import needs_coordinator
 from bot.i18n import LANGUAGES, Html
 from bot.outbox import message
@@ -57,7 +57,22 @@ Payloads = Mapping[str, bytes]
 JOB_NAME = "reminders"
 START_SEND = "reminders-send-at-start"
 INTERVAL = 60.0
-"""Seconds between passes: a reminder goes out within a minute of falling due."""
+"""Seconds between passes: one a minute, each just after the minute of the bot's clock."""
+WAKE_AFTER = 0.25
+"""Seconds after the minute a pass wakes: a timer may fire a little early, and a pass that
+woke at 08:59:59.999 would find a 09:00 reminder not yet due and leave it a whole minute."""
+
+
+def seconds_to_next_minute(now: datetime) -> float:
+    """Seconds from `now` until `WAKE_AFTER` past the next wall-clock minute.
+
+    Computed on the bot's clock (which a test may shift, see bot/app.py's `TRYGG_FAKE_NOW`), and
+    again before every pass, so the passes never drift off the minute. Minutes are the same in
+    UTC and local time (offsets are whole minutes), so a daylight-saving change moves no pass.
+    """
+    into = now.second + now.microsecond / 1_000_000
+    wait = INTERVAL - into + WAKE_AFTER
+    return wait if wait > WAKE_AFTER else wait + INTERVAL
 
 
 @dataclass
@@ -259,11 +274,12 @@ async def _act(
     report = due.report
     if due.kind == "followup":
         assert report is not None
+        lang = await reporter_lang(services, report, routine)  # theirs, kept with the link
         item = _item(
             sealer,
             f"{due.key}:reporter",
-            texts.followup_text(routine, report, now, default),
-            texts.followup_buttons(report, default),
+            texts.followup_text(routine, report, now, lang),
+            texts.followup_buttons(report, lang),
             not_before,
             report_id=report.id,
         )
@@ -377,14 +393,28 @@ def _count(stats: PassStats, kind: str, queued: int) -> None:
 
 
 async def _job(context: TryggContext) -> None:
-    """Every minute: queue what fell due, then send it."""
+    """On each minute: the next pass is booked first, then what fell due is queued and sent."""
+    _book_next(context.application, context.services.clock())  # type: ignore[arg-type]
     stats = await run_due(context.services)
     if stats.total:
         await context.services.outbox.kick(context.application)
 
 
+def _book_next(app: TryggApp, now: datetime) -> None:
+    """The next pass, just after the next minute of the bot's clock."""
+    if app.job_queue is None:
+        return
+    # Never skipped as "missed": a pass that wakes late (a stalled loop) still runs.
+    app.job_queue.run_once(
+        _job,
+        when=seconds_to_next_minute(now),
+        name=JOB_NAME,
+        job_kwargs={"misfire_grace_time": None},
+    )
+
+
 async def start(app: TryggApp) -> None:
-    """At start: one pass (what fell due while the bot was down), then the job every minute.
+    """At start: one pass (what fell due while the bot was down), then one on every minute.
 
     The pass only queues; the outbox job, which starts with the application, sends. Runs in
     post_init, so it is done before the first update is handled.
@@ -399,7 +429,7 @@ async def start(app: TryggApp) -> None:
     if app.job_queue is None:
         log.warning("no job queue: reminders are only queued at start")
         return
-    app.job_queue.run_repeating(_job, interval=INTERVAL, first=INTERVAL, name=JOB_NAME)
+    _book_next(app, services.clock())
     # What is queued (now, or before a crash) goes out as soon as the application runs. The
     # outbox job's own first round comes one interval later: a repeating job added before the
     # scheduler starts counts its first interval from the start. Never skipped as "missed".

@@ -4,20 +4,26 @@ Telegram asks bots to send at most about 30 messages a second overall, one a sec
 chat, and 20 a minute to the same group; beyond that it answers 429 with `retry_after`. The
 outbox asks a `Pacer` before every send:
 
-- **overall**: at most `rate` sends start in any window of one second plus `guard`. A sliding
-  window, not a token bucket: a bucket lets a burst through on top of the steady rate, and
-  Telegram counts whatever arrives within a second. A send's slot is taken when it is granted
-  and stamped again when the request really leaves (`leaving`), so time spent waiting for the
-  event loop in between does not count; `guard` absorbs the rest of the difference between
-  when a request leaves here and when it arrives there.
+- **overall**: at most `rate` messages in any window of one second plus `guard`, counted from
+  when Telegram may have received them. A request is received somewhere between when it leaves
+  and when its answer comes, and a stall (a busy CPU, a slow network) can push that moment
+  anywhere in between; so a send counts as in the window from when it is granted until one
+  window after its *answer*. Then no window of arrivals can ever hold more than `rate`, however
+  requests bunch up on the way: if it did, the last one granted among them would have seen all
+  the others still under way or answered less than a window before it left. After a stall the
+  pace picks up one window after the stalled answers, instead of bursting on top of them. It
+  costs the round-trip time per window (30 a second becomes about 27 at 100 ms), which is the
+  price of never being answered 429. A sliding window, not a token bucket (aiolimiter, which
+  python-telegram-bot's `AIORateLimiter` uses): a bucket that filled up during a stall lets a
+  full burst through on top of the messages sent just before it.
 - **per chat**: a chat gets its next message `chat_interval` after the previous one to it was
   *answered* (so they can never arrive closer than that), and never while one is still on its
   way (so they arrive in order). Only delivered messages count: a failed attempt waits for its
   backoff anyway. Urgent messages (a report to its coordinators, the relay between them and the
   reporter) are conversation, like the bot's own replies, which Telegram lets through in short
   bursts: they are not held back for the spacing, only kept in order.
-- **per group** (a negative chat id): at most `group_per_minute` sends start in any window of
-  60 seconds plus `guard`.
+- **per group** (a negative chat id): at most `group_per_minute` messages in any window of
+  60 seconds plus `guard`, counted from their answers in the same way.
 
 Time is `time.monotonic` (injectable): the limits are about real seconds, whatever the bot's
 clock says. Memory stays flat: per-chat entries are dropped once they no longer hold anything back.
@@ -26,7 +32,6 @@ clock says. Memory stays flat: per-chat entries are dropped once they no longer 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 from collections import deque
 from collections.abc import Callable
@@ -39,15 +44,6 @@ GUARD = 0.05
 _WINDOW = 1.0
 _GROUP_WINDOW = 60.0
 _PRUNE_AT = 4096
-
-
-class _Slot:
-    """When a send started, as counted in a window; re-stamped when it really leaves."""
-
-    __slots__ = ("at",)
-
-    def __init__(self, at: float) -> None:
-        self.at = at
 
 
 class Pacer:
@@ -72,11 +68,14 @@ class Pacer:
         self._capacity = max(1, math.floor(rate * _WINDOW))
         self._group_capacity = max(1, math.floor(group_per_minute))
         self._now = monotonic
-        self._starts: deque[_Slot] = deque(maxlen=self._capacity)
-        self._group_starts: dict[int, deque[_Slot]] = {}
+        # Answers of counted sends, oldest first (the clock only goes forward): only the
+        # latest `capacity` can hold the next send back.
+        self._answers: deque[float] = deque(maxlen=self._capacity)
+        self._group_answers: dict[int, deque[float]] = {}
         self._chat_free_at: dict[int, float] = {}
         self._busy: set[int] = set()
-        self._started: dict[int, _Slot] = {}  # the slot of the message on its way, per chat
+        self._started: set[int] = set()  # chats with a counted message on its way
+        self._answered = asyncio.Event()
 
     def __repr__(self) -> str:
         return (
@@ -91,10 +90,14 @@ class Pacer:
         return self._now()
 
     def overall_free_at(self) -> float:
-        """The monotonic time from which one more message may start, as far as the total goes."""
-        if len(self._starts) < self._capacity:
+        """The monotonic time from which one more message may start, as far as the total goes
+        (inf while `rate` messages are on their way)."""
+        allowed = self._capacity - 1 - len(self._started)  # answers that may stay in the window
+        if allowed < 0:
+            return math.inf
+        if len(self._answers) <= allowed:
             return -math.inf
-        return self._starts[0].at + self._window
+        return self._answers[len(self._answers) - allowed - 1] + self._window
 
     def chat_free_at(self, chat_id: int, urgent: bool = False) -> float:
         """From when `chat_id` may get its next message (inf while one is on its way)."""
@@ -102,9 +105,9 @@ class Pacer:
             return math.inf
         free = -math.inf if urgent else self._chat_free_at.get(chat_id, -math.inf)
         if chat_id < 0:
-            starts = self._group_starts.get(chat_id)
-            if starts is not None and len(starts) >= self._group_capacity:
-                free = max(free, starts[0].at + self._group_window)
+            answers = self._group_answers.get(chat_id)
+            if answers is not None and len(answers) >= self._group_capacity:
+                free = max(free, answers[0] + self._group_window)
         return free
 
     def chat_ready(self, chat_id: int, urgent: bool = False) -> bool:
@@ -113,65 +116,53 @@ class Pacer:
     # --- telling --------------------------------------------------------------------------
 
     async def start(self, chat_id: int, urgent: bool = False) -> None:
-        """Wait until a message to `chat_id` may start, then count it as started.
+        """Wait until a message to `chat_id` may start, then count it as under way.
 
         The caller must have checked `chat_ready` (or must accept waiting for the chat too);
         only one coroutine may start messages at a time (the outbox round).
         """
         while True:
-            free = max(self.overall_free_at(), self.chat_free_at(chat_id, urgent))
+            overall = self.overall_free_at()
+            if math.isinf(overall) and overall > 0:  # `rate` on their way: wait for an answer
+                self._answered.clear()
+                await self._answered.wait()
+                continue
+            free = max(overall, self.chat_free_at(chat_id, urgent))
             wait = free - self._now()
             if wait <= 0:
                 break
             if math.isinf(wait):
                 raise RuntimeError("a message to this chat is still on its way")
             await asyncio.sleep(wait)
-        slot = _Slot(self._now())
-        self._starts.append(slot)
-        self._started[chat_id] = slot
+        self._started.add(chat_id)
         self._busy.add(chat_id)
-        if chat_id < 0:
-            starts = self._group_starts.setdefault(chat_id, deque(maxlen=self._group_capacity))
-            starts.append(slot)
-
-    def leaving(self, chat_id: int) -> None:
-        """The request to `chat_id` leaves now: its slot counts from now, not from the grant.
-
-        Sends leave in the order they were granted, so the windows stay in time order.
-        """
-        slot = self._started.get(chat_id)
-        if slot is not None:
-            slot.at = max(slot.at, self._now())
 
     def done(self, chat_id: int, delivered: bool, *, counted: bool = True) -> None:
         """The message to `chat_id` was answered; `delivered`: Telegram accepted it.
 
-        `counted=False`: the request never reached Telegram (a network error, a 5xx), so its
-        start is taken back from the overall window.
+        `counted=False`: the request never reached Telegram (a network error, a 5xx), so it is
+        taken back from the windows.
         """
         self._busy.discard(chat_id)
-        if not counted:
-            self._take_back(chat_id)
-        self._started.pop(chat_id, None)
+        if chat_id in self._started:
+            self._started.discard(chat_id)
+            if counted:
+                now = self._now()
+                self._answers.append(now)
+                if chat_id < 0:
+                    group = self._group_answers.setdefault(
+                        chat_id, deque(maxlen=self._group_capacity)
+                    )
+                    group.append(now)
+            self._answered.set()
         if delivered:
             self._chat_free_at[chat_id] = self._now() + self.chat_interval
         if len(self._chat_free_at) > _PRUNE_AT:
             self._prune()
 
-    def _take_back(self, chat_id: int) -> None:
-        started = self._started.pop(chat_id, None)
-        if started is None:
-            return
-        with contextlib.suppress(ValueError):
-            self._starts.remove(started)
-        group = self._group_starts.get(chat_id)
-        if group is not None:
-            with contextlib.suppress(ValueError):
-                group.remove(started)
-
     def _prune(self) -> None:
         now = self._now()
         self._chat_free_at = {c: t for c, t in self._chat_free_at.items() if t > now}
-        self._group_starts = {
-            c: s for c, s in self._group_starts.items() if s and s[-1].at + self._group_window > now
+        self._group_answers = {
+            c: a for c, a in self._group_answers.items() if a and a[-1] + self._group_window > now
         }

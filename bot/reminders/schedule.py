@@ -7,8 +7,10 @@ named by a **period key** that is the same whenever it is computed for the same 
 - event `event:solvik:2026-09-13`: `before` ahead of the event's day at 09:00, until that day ends;
 - review `review:solvik:2027-09-01:-30d` (`-7d`, `0d`): 30 and 7 days before the review is due,
   and on the day, 09:00; then `review-weekly:solvik:2027-W40` every 7 days after it, 09:00;
-- ack `ack:R-ABC123:1`: a new report is still unacknowledged `ack_within` after it came;
-  escalate `escalate:R-ABC123`: still so twice `ack_within` after it came;
+- ack `ack:R-ABC123:1`, `:2`, ... up to `ack_repeat` (default 3): a new report is still
+  unacknowledged `ack_within` after it came, and again every `ack_every` (default `ack_within`
+  divided by `ack_repeat`); escalate `escalate:R-ABC123`: still so `ack_every` after the last
+  reminder (with the defaults, twice `ack_within` after it came, as before reminders repeated);
 - followup `followup:R-ABC123:2d`: each `followup` duration after a report whose reporter asked
   to be contacted, while the case is open;
 - gap `gap:solvik:sakerhet:2026-W48`: Monday 09:00 every week, per contact that needs a
@@ -237,17 +239,34 @@ def review_due(routine: Routine, now: datetime) -> Due | None:
     return latest
 
 
+def ack_moments(reminders: Reminders, created_at: datetime) -> tuple[list[datetime], datetime]:
+    """When a new report's acknowledgement reminders fall due, and when it is escalated.
+
+    Like an on-call tool: the first after `ack_within`, then every `ack_every`, `ack_repeat` in
+    all; the escalation one more `ack_every` after the last.
+    """
+    first = reminders.ack_within.add_to(created_at)
+    every = reminders.ack_every
+    step = reminders.ack_within.as_timedelta() / reminders.ack_repeat
+    moments = [first]
+    for _ in range(reminders.ack_repeat):
+        moments.append(every.add_to(moments[-1]) if every is not None else moments[-1] + step)
+    return moments[:-1], moments[-1]
+
+
 def ack_due(routine: Routine, report: Report, now: datetime) -> list[Due]:
-    """A new report's acknowledgement reminder (after `ack_within`) and escalation (after twice
-    that, when `escalate_to` names anyone); each once, whatever `now` is after that."""
+    """The latest acknowledgement reminder due for a new report, and its escalation (when
+    `escalate_to` names anyone); each key once, whatever `now` is after that. An
+    acknowledgement ends them all: only NEW reports have any."""
     if report.state != State.NEW:
         return []
-    within = routine.reminders.ack_within
-    remind_at = within.add_to(report.created_at)
-    escalate_at = within.add_to(remind_at)
+    reminded, escalate_at = ack_moments(routine.reminders, report.created_at)
     found: list[Due] = []
-    if report.reminded_at is None and remind_at <= now:
-        found.append(Due("ack", f"ack:{report.ref}:1", remind_at, routine.id, report=report))
+    due = [n for n, moment in enumerate(reminded, start=1) if moment <= now]
+    if due:
+        n = due[-1]
+        key = f"ack:{report.ref}:{n}"
+        found.append(Due("ack", key, reminded[n - 1], routine.id, str(n), report=report))
     if routine.reminders.escalate_to and report.escalated_at is None and escalate_at <= now:
         key = f"escalate:{report.ref}"
         found.append(Due("escalate", key, escalate_at, routine.id, report=report))

@@ -111,7 +111,28 @@ _CONTACT = (
 _SITUATION = ("id", "title", "urgent", "match", "steps")
 _SITUATION_REQUIRED = ("id", "title", "steps")
 _STEP = ("contact", "text")
-_REMINDERS = ("members", "ack_within", "escalate_to", "followup", "quiet_hours", "events")
+_REMINDERS = (
+    "members",
+    "ack_within",
+    "ack_repeat",
+    "ack_every",
+    "escalate_to",
+    "followup",
+    "quiet_hours",
+    "events",
+)
+ACK_REPEAT_MAX = 20
+"""The most acknowledgement reminders a file may ask for: more would be noise, not a call."""
+
+
+def parse_repeat(raw: str) -> int:
+    """`ack_repeat`: how many acknowledgement reminders, a whole number 1..ACK_REPEAT_MAX."""
+    text = raw.strip()
+    if not text.isdigit() or not 1 <= int(text) <= ACK_REPEAT_MAX:
+        raise ValueError(f"'{raw}' is not a whole number from 1 to {ACK_REPEAT_MAX}")
+    return int(text)
+
+
 _EVENT = ("date", "before", "text")
 
 # `{sv: Polisen, inte akut}` is a mapping with a second key "inte akut": the text was cut.
@@ -1056,6 +1077,10 @@ class _Reader:
                 section, "members", self.parser(values.parse_schedule), defaults.members
             ),
             ack_within=self.get(section, "ack_within", duration, defaults.ack_within),
+            ack_repeat=self.get(
+                section, "ack_repeat", self.parser(parse_repeat, "a number"), defaults.ack_repeat
+            ),
+            ack_every=self.get(section, "ack_every", duration, defaults.ack_every),
             escalate_to=self.get(section, "escalate_to", self.read_refs, ()),
             followup=self.get(section, "followup", self.read_durations, defaults.followup),
             quiet_start=quiet[0],

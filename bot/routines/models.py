@@ -160,6 +160,8 @@ class Reminders:
     members: str = "quarterly"
     ack_within: Duration = Duration(24, "h")
     escalate_to: tuple[str, ...] = ()
+    ack_repeat: int = 3  # acknowledgement reminders at most, before the escalation
+    ack_every: Duration | None = None  # between them; None: ack_within / ack_repeat
     followup: tuple[Duration, ...] = (Duration(2, "d"), Duration(14, "d"))
     quiet_start: time = time(21, 0)
     quiet_end: time = time(8, 0)

@@ -28,6 +28,9 @@ from bot.storage.records import StorageError
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 5000
+
+INBOX_BUSY_MS = 200
+"""The longest an update waits to be stored in the inbox while another process holds the lock."""
 """How long a statement waits for another process's write lock (a CLI command, a backup)."""
 
 DB_FILE_MODE = 0o600
@@ -409,6 +412,27 @@ class _Core:
             except BaseException:
                 await rollback(self._conn)
                 raise
+
+    @asynccontextmanager
+    async def _brief_write(self) -> AsyncIterator[aiosqlite.Connection]:
+        """A write transaction that waits at most `INBOX_BUSY_MS` for another process's lock.
+
+        For the inbox: updates are fetched one after the other, so a wait of `busy_timeout`
+        for each would hold up everyone; the caller copes with the failure instead.
+        """
+        async with self._lock:
+            conn = self._conn
+            await _run(conn, f"PRAGMA busy_timeout = {INBOX_BUSY_MS:d}")
+            try:
+                await _run(conn, "BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                    await _run(conn, "COMMIT")
+                except BaseException:
+                    await rollback(conn)
+                    raise
+            finally:
+                await _run(conn, f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
 
     async def schema_version(self) -> int:
         """`PRAGMA user_version`: the number of migrations applied."""

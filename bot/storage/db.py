@@ -33,6 +33,7 @@ keyed hash under another key than the member key) and the sealed chat id. Queued
 from __future__ import annotations
 
 from bot.storage.core import _Core
+from bot.storage.inbox import InboxQueries
 from bot.storage.members import MembersQueries
 from bot.storage.outbox import OutboxQueries
 from bot.storage.reminders import ReminderQueries
@@ -40,7 +41,15 @@ from bot.storage.reports import ReportQueries
 from bot.storage.stats import StatsQueries
 
 
-class Database(MembersQueries, ReportQueries, ReminderQueries, OutboxQueries, StatsQueries, _Core):
+class Database(
+    MembersQueries,
+    ReportQueries,
+    ReminderQueries,
+    OutboxQueries,
+    StatsQueries,
+    InboxQueries,
+    _Core,
+):
     """The bot's one connection to its SQLite file. Create it with `await Database.open(path)`.
 
     Its queries live by table group, one mixin each: members and invites (`members.py`); reports,

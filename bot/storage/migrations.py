@@ -372,6 +372,34 @@ CREATE TABLE key_check (
 ) STRICT;
 """
 
+# Version 9: the inbox of updates fetched but not yet handled, and the reporter's language.
+# An update is stored (sealed: it holds free text) before Telegram is told it was received, and
+# deleted once it was handled; `inbox_mark` keeps the highest update id ever stored, so an update
+# Telegram sends again after a crash is not handled twice. `lang_sealed` keeps the language of a
+# reporter who asked to be contacted, sealed beside the sealed chat id, for follow-ups and relays.
+_V9_INBOX = """
+CREATE TABLE inbox (
+    update_id   INTEGER PRIMARY KEY,
+    payload     BLOB NOT NULL,   -- the update as JSON, sealed with the secret key
+    received_at TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE inbox_mark (
+    id             INTEGER PRIMARY KEY CHECK (id = 1),
+    last_update_id INTEGER NOT NULL
+) STRICT;
+
+-- The reference a report got from the update that sent it (sealed), kept only while that update
+-- is in the inbox: handled again after a crash, it shows the reporter their reference instead of
+-- "no report under way". Deleted with the inbox row.
+CREATE TABLE receipts (
+    update_id INTEGER PRIMARY KEY,
+    payload   BLOB NOT NULL
+) STRICT;
+
+ALTER TABLE report_links ADD COLUMN lang_sealed BLOB;
+"""
+
 MIGRATIONS: tuple[str, ...] = (
     _V1,
     _V2,
@@ -381,6 +409,7 @@ MIGRATIONS: tuple[str, ...] = (
     _V6_STAGED_ANSWER,
     _V7_REPEATED_CODE,
     _V8_KEY_CHECK,
+    _V9_INBOX,
 )
 """Ordered migration scripts; the schema version of the code is `len(MIGRATIONS)`."""
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -241,8 +241,14 @@ class ReportQueries(OutboxQueries):
         notifications: Sequence[OutboxItem],
         draft_user_id: int,
         now: datetime,
+        receipt: tuple[int, bytes] | None = None,
+        lang_sealed: bytes | None = None,
     ) -> Report:
         """Store a report, its link, its notifications, and drop the draft, in ONE transaction.
+
+        `receipt`: `(update_id, sealed reference)` kept until that update leaves the inbox, so
+        the update handled again after a crash can show the reference (`receipt_of`).
+        `lang_sealed`: the reporter's language, kept with the link for follow-ups and relays.
 
         Either all of it happens or none: a failure leaves no report, nothing queued and the
         draft as it was, so the reporter can press Send again. `report.ref` is used as given;
@@ -281,6 +287,18 @@ class ReportQueries(OutboxQueries):
                 "DELETE FROM drafts WHERE member_key = :member_key",
                 {"member_key": self._key(draft_user_id)},
             )
+            if link is not None and lang_sealed is not None:
+                await _run(
+                    conn,
+                    "UPDATE report_links SET lang_sealed = :lang WHERE report_id = :id",
+                    {"lang": bytes(lang_sealed), "id": stored.id},
+                )
+            if receipt is not None:
+                await _run(
+                    conn,
+                    "INSERT OR REPLACE INTO receipts (update_id, payload) VALUES (:id, :payload)",
+                    {"id": receipt[0], "payload": bytes(receipt[1])},
+                )
         # The log still holds the draft's pages: the user id next to what they reported. The
         # checkpoint overwrites them (secure_delete) in the main file and truncates the log.
         await self.checkpoint()
@@ -336,6 +354,15 @@ class ReportQueries(OutboxQueries):
             )
             if row is None:
                 return False
+            # One acknowledgement stops every reminder of the report at once, also those still
+            # waiting for the end of quiet hours (dedupe keys of bot/reminders/jobs.py).
+            await _run(
+                conn,
+                "UPDATE outbox SET dead_reason = 'acknowledged', payload = x''"
+                " WHERE sent_at IS NULL AND dead_reason IS NULL"
+                " AND (dedupe LIKE :ack OR dedupe LIKE :escalate)",
+                {"ack": f"ack:{ref}:%", "escalate": f"escalate:{ref}:%"},
+            )
             for item in notifications:
                 await self._enqueue(conn, item, int(row["id"]), to_db_time(now))
         return True
@@ -555,6 +582,18 @@ class ReportQueries(OutboxQueries):
                 },
             )
 
+    async def staged(self, key: str, action: str) -> tuple[int, bytes] | None:
+        """`(report_id, payload)` staged under `key` for `action`, left in place: taken with
+        `consume_pending` in the transaction that queues what it says."""
+        async with self._read() as conn:
+            row = await _one(
+                conn,
+                "SELECT report_id, payload FROM pending_inputs"
+                " WHERE key = :key AND action = :action AND payload IS NOT NULL",
+                {"key": self._pending_key(key), "action": action},
+            )
+        return None if row is None else (int(row["report_id"]), bytes(row["payload"]))
+
     async def take_staged(self, key: str, action: str) -> tuple[int, bytes] | None:
         """`(report_id, payload)` staged under `key` for `action`, deleted as it is taken."""
         async with self._write() as conn:
@@ -621,3 +660,30 @@ class ReportQueries(OutboxQueries):
             )
         assert row is not None
         return int(row[0])
+
+    async def link_language(self, report_id: int) -> bytes | None:
+        """The reporter's sealed language kept with the link, or None."""
+        async with self._read() as conn:
+            row = await _one(
+                conn,
+                "SELECT lang_sealed FROM report_links WHERE report_id = :id",
+                {"id": report_id},
+            )
+        return None if row is None or row["lang_sealed"] is None else bytes(row["lang_sealed"])
+
+    async def consume_pending(self, key: str, items: Iterable[OutboxItem], now: datetime) -> bool:
+        """Take the input waiting under `key` and queue `items`, in ONE transaction.
+
+        False (nothing queued) when the input was taken meanwhile: a crash between the two can
+        no longer lose a relayed text, nor send it twice.
+        """
+        stamp = to_db_time(now)
+        async with self._write() as conn:
+            taken = await _run(
+                conn, "DELETE FROM pending_inputs WHERE key = :key", {"key": self._pending_key(key)}
+            )
+            if not taken:
+                return False
+            for item in items:
+                await self._enqueue(conn, item, item.report_id, stamp)
+        return True
