@@ -11,9 +11,9 @@ from bot.context import TryggContext
 from bot.handlers import callbacks
 from bot.handlers.cases import refuse_outside_private
 from bot.handlers.common import markup, profile, reply
-from bot.handlers.report_text import report_line
 from bot.i18n import t
 from bot.reports.model import Report
+from bot.reports.texts import report_line
 
 log = logging.getLogger(__name__)
 
