@@ -270,11 +270,7 @@ async def cancel_command(update: Update, context: TryggContext) -> None:
     """/avbryt: drop a reply being written at once; a report under way only once confirmed."""
     p = await profile(update, context)
     services = context.services
-    dropped = False
-    for key in pending_keys(context, p.user_id):
-        if await services.db.get_pending(key) is not None:
-            await services.db.clear_pending(key)
-            dropped = True
+    dropped = await workflow.drop_pending(services, p.user_id)
     if await services.db.get_draft(p.user_id) is not None:
         if dropped:
             await reply(update, t("report.cancelled_reply", p.lang))
@@ -284,11 +280,6 @@ async def cancel_command(update: Update, context: TryggContext) -> None:
     await reply(
         update, t("report.cancelled_reply" if dropped else "report.nothing_to_cancel", p.lang)
     )
-
-
-def pending_keys(context: TryggContext, user_id: int) -> list[str]:
-    """The keys a user's pending input may be stored under: as coordinator, as reporter."""
-    return workflow.pending_keys(context.services.sealer, user_id)
 
 
 async def report_button_pressed(update: Update, context: TryggContext, arg: str) -> None:

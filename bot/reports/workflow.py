@@ -77,6 +77,16 @@ def pending_keys(sealer: Sealer, user_id: int) -> list[str]:
     return [coordinator_key(user_id), reporter_key(sealer, user_id)]
 
 
+async def drop_pending(desk: Desk, user_id: int) -> bool:
+    """/avbryt: forget a reply, answer or addition the user was asked to write; True if any."""
+    dropped = False
+    for key in pending_keys(desk.sealer, user_id):
+        if await desk.db.get_pending(key) is not None:
+            await desk.db.clear_pending(key)
+            dropped = True
+    return dropped
+
+
 # --- who receives --------------------------------------------------------------------------
 
 
@@ -385,6 +395,22 @@ async def own_linked_report(desk: Desk, user_id: int, ref: str) -> Report | None
 async def ask_answer(desk: Desk, user_id: int, report: Report) -> None:
     """The reporter pressed Svara: their next text is an answer (shown back before it goes)."""
     await desk.db.set_pending(reporter_key(desk.sealer, user_id), "answer", report.id, desk.clock())
+
+
+async def ask_addition(desk: Desk, user_id: int, report: Report) -> None:
+    """/mina, Lägg till: the reporter's next text is added to the report's description."""
+    await desk.db.set_pending(reporter_key(desk.sealer, user_id), "add", report.id, desk.clock())
+
+
+async def own_reports(desk: Desk, user_id: int) -> list[Report]:
+    """/mina: the reports the user sent that still have their contact link."""
+    return await desk.db.reports_of_owner(desk.sealer.owner_tag(user_id))
+
+
+async def delete(desk: Desk, report: Report) -> None:
+    """The reporter deletes their report: with its link, pending inputs and queued messages."""
+    await desk.db.delete_report(report.id)
+    activity.count("deleted_reports")
 
 
 async def readers_line(db: Database, routine: Routine, report: Report, lang: str) -> str:
