@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from bot import callbacks
 from bot.fragments import phone_link
-from bot.i18n import LANGUAGES, Html, escape, t
+from bot.i18n import LANGUAGES, Html, escape, t, words
 from bot.reports import model
 from bot.reports.access import Expectation
 from bot.reports.model import STEPS, Report, State
@@ -168,16 +168,10 @@ def confirm_buttons(lang: str, ref: str, yes_key: str, yes: str, no: str) -> But
 
 # --- the receipt ---------------------------------------------------------------------------
 
-_WEEKDAYS = {
-    "sv": ("mån", "tis", "ons", "tors", "fre", "lör", "sön"),
-    "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
-}
-
-
 def moment_text(moment: datetime, now: datetime, timezone: str, lang: str) -> str:
     """`mån 08:00`, or with the date when it is more than six days away."""
     local, today = moment.astimezone(ZoneInfo(timezone)), now.astimezone(ZoneInfo(timezone))
-    day = _WEEKDAYS.get(lang, _WEEKDAYS["sv"])[local.weekday()]
+    day = words("weekday.short", lang)[local.weekday()]
     if (local.date() - today.date()).days > 6:
         return f"{day} {local:%Y-%m-%d %H:%M}"
     return f"{day} {local:%H:%M}"
