@@ -168,6 +168,7 @@ def confirm_buttons(lang: str, ref: str, yes_key: str, yes: str, no: str) -> But
 
 # --- the receipt ---------------------------------------------------------------------------
 
+
 def moment_text(moment: datetime, now: datetime, timezone: str, lang: str) -> str:
     """`mån 08:00`, or with the date when it is more than six days away."""
     local, today = moment.astimezone(ZoneInfo(timezone)), now.astimezone(ZoneInfo(timezone))
