@@ -36,7 +36,7 @@ from bot.outbox import Outbox
 from bot.outbox import schedule as schedule_outbox
 from bot.reminders.jobs import start as start_reminders
 from bot.render_cache import RenderCache
-from bot.reports.retention import schedule as schedule_retention
+from bot.reports import retention
 from bot.routines.registry import RoutineRegistry
 
 log = logging.getLogger(__name__)
@@ -200,7 +200,7 @@ def _make_post_init(settings: Settings, clock: Clock) -> Any:
                 _reload_if_changed, interval=settings.reload_interval, name=RELOAD_JOB
             )
             schedule_outbox(app)
-            schedule_retention(app)  # daily at 03:30 and once after start
+            _schedule_retention(app)  # daily at 03:30 and once after start
             app.job_queue.run_repeating(
                 activity.log_activity,
                 interval=activity.INTERVAL_SECONDS,
@@ -230,6 +230,22 @@ def _start_metrics(app: TryggApp, settings: Settings) -> None:
         app.job_queue.run_repeating(
             _refresh_metrics, interval=METRICS_INTERVAL, first=0, name=METRICS_JOB
         )
+
+
+def _schedule_retention(app: TryggApp) -> None:
+    """The purge of reports past their retention: daily, and once shortly after a start
+    (`bot.reports.retention` says why)."""
+    assert app.job_queue is not None
+    name = retention.JOB_NAME
+    app.job_queue.run_daily(_purge, retention.DAILY_AT, name=name)
+    app.job_queue.run_once(_purge, retention.STARTUP_DELAY, name=f"{name}-startup")
+
+
+async def _purge(context: TryggContext) -> None:
+    services = context.application.bot_data.services
+    if services is None:
+        return
+    await retention.daily_purge(services.db, services.registry, services.clock())
 
 
 async def _post_shutdown(app: TryggApp) -> None:

@@ -33,18 +33,14 @@ EDGE = (
 
 # Telegram imports outside the edge, as (module, imported module).
 KNOWN_TELEGRAM: set[tuple[str, str]] = {
-    # Both schedule their own job on PTB's JobQueue; the domain should expose `async def`s and
-    # app.py should schedule them (issue 10 point 2; app.py is being changed by others now).
+    # It schedules its own job on PTB's JobQueue; the domain should expose `async def`s and
+    # app.py should schedule them (issue 10 point 2), as it does for retention.
     ("bot.reminders.jobs", "telegram.ext"),
-    ("bot.reports.retention", "telegram.ext"),
 }
 
 # Imports that close a loop between packages, as (module, imported module). Removing all of
 # them leaves no loop; each names the work that removes it.
 KNOWN_LOOPS: set[tuple[str, str]] = {
-    # reminders -> handlers: a reminder reuses a case's buttons; they belong with the report's
-    # life in bot/reports (issue 10 point 1).
-    ("bot.reminders.jobs", "bot.handlers.cases"),
     # reminders -> context (-> outbox -> reminders): jobs take PTB's typed context to schedule
     # themselves; app.py should schedule them (point 2).
     ("bot.reminders.jobs", "bot.context"),

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import date
 
-from bot.handlers.report import apply, render_step
-from bot.handlers.report_text import label, months
+from bot.handlers.report import render_step
+from bot.reports.form import apply
 from bot.reports.model import STEPS, Draft, missing_steps
+from bot.reports.texts import label, months
 
 
 def _filled() -> Draft:

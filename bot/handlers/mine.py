@@ -6,14 +6,14 @@ import logging
 
 from telegram import Update
 
-from bot import activity
 from bot.context import TryggContext
 from bot.handlers import callbacks
 from bot.handlers.cases import refuse_outside_private
 from bot.handlers.common import markup, profile, reply
-from bot.handlers.report_text import report_line
 from bot.i18n import t
+from bot.reports import workflow
 from bot.reports.model import Report
+from bot.reports.texts import report_line
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +22,7 @@ async def mine_command(update: Update, context: TryggContext) -> None:
     """/mina: the user's reports that still have a contact link, with add and delete buttons."""
     p = await profile(update, context)
     services = context.services
-    reports = await services.db.reports_of_owner(services.sealer.owner_tag(p.user_id))
+    reports = await workflow.own_reports(services, p.user_id)
     if not reports:
         await reply(update, t("mine.none", p.lang))
         return
@@ -49,10 +49,8 @@ async def _own_report(update: Update, context: TryggContext, ref: str) -> Report
     if await refuse_outside_private(update, context):
         return None
     p = await profile(update, context)
-    services = context.services
-    report = await services.db.get_report(ref)
-    link = await services.db.link_of(report.id) if report else None
-    if report is None or link is None or link[0] != services.sealer.owner_tag(p.user_id):
+    report = await workflow.own_linked_report(context.services, p.user_id, ref)
+    if report is None:
         await reply(update, t("case.not_found", p.lang))
         return None
     return report
@@ -67,8 +65,7 @@ async def mine_button(update: Update, context: TryggContext, arg: str) -> None:
     p = await profile(update, context)
     services = context.services
     if verb == "add":
-        tag = services.sealer.owner_tag(p.user_id)
-        await services.db.set_pending("r:" + tag, "add", report.id, services.clock())
+        await workflow.ask_addition(services, p.user_id, report)
         await reply(update, t("mine.write_addition", p.lang, ref=ref))
     elif verb == "del":
         rows = [
@@ -85,8 +82,7 @@ async def mine_button(update: Update, context: TryggContext, arg: str) -> None:
         ]
         await reply(update, t("mine.confirm_delete", p.lang, ref=ref), markup(rows))
     elif verb == "delyes":
-        await services.db.delete_report(report.id)
-        activity.count("deleted_reports")
+        await workflow.delete(services, report)
         await reply(update, t("mine.deleted", p.lang, ref=ref))
     elif verb == "keep":
         await reply(update, t("forget.kept", p.lang))

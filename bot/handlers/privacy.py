@@ -11,9 +11,9 @@ from __future__ import annotations
 from telegram import Update
 
 from bot.context import TryggContext
-from bot.handlers.cases import duration_text
 from bot.handlers.common import profile, reply
 from bot.i18n import Html, t
+from bot.reports.texts import duration_text
 from bot.routines.models import Duration, Routine
 
 

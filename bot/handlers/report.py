@@ -8,6 +8,7 @@ The half-filled report is a draft in the database, saved after every step, so a 
 kill -9) loses nothing and the user goes on where they were. Buttons name the step they belong
 to; a button from an earlier step or an old summary is answered with a new message, never
 applied, and never written over a message the user may still need (such as the receipt).
+The form's rules are `bot.reports.form`; this module renders its steps and answers presses.
 """
 
 from __future__ import annotations
@@ -21,33 +22,18 @@ from telegram.error import BadRequest
 
 from bot.context import TryggContext
 from bot.handlers import callbacks
-from bot.handlers.cases import receipt, submit
 from bot.handlers.common import Profile, profile, reply
 from bot.handlers.privacy import privacy_text
 from bot.handlers.render import render_answer
-from bot.handlers.report_text import label, months, summary_lines
 from bot.i18n import Html, t
-from bot.reports import model
-from bot.reports.anonymise import anonymise
+from bot.reports import form, model, workflow
+from bot.reports.form import Pressed
 from bot.reports.model import CHOICES, STEPS, Draft, Report
+from bot.reports.texts import label, months, summary_lines
 from bot.routines.answer import answer, find_situation
 
 log = logging.getLogger(__name__)
 
-# Situations whose answer has a "Report this" button, and the type they pre-fill.
-SITUATION_TYPES = {
-    "hot": "hot",
-    "nathat": "nathat",
-    "forfoljelse": "forfoljelse",
-    "narstaende": "hot",
-    "skadegorelse": "skadegorelse",
-    "forsandelse": "forsandelse",
-    "sexuella": "sexuella",
-    "paverkan": "paverkan",
-    "akut": "hot",
-    "efter": "annat",
-    "oro": "annat",
-}
 # Months are written out ("september 2026"), so two to a row, like the other long labels.
 _COLUMNS = {"type": 2, "channel": 2, "month": 2, "impact": 1, "gender": 2}
 # The longest label a phone shows whole, by buttons in the row; Telegram cuts a longer one
@@ -270,26 +256,21 @@ async def report_command(update: Update, context: TryggContext) -> None:
     p = await _member_or_explain(update, context)
     if p is None or p.routine is None:
         return
-    db = context.services.db
-    draft = await db.get_draft(p.user_id)
-    if draft is not None and draft.org_id == p.routine.id:
+    services = context.services
+    started = await form.start(services.db, p.user_id, p.routine.id, services.clock())
+    assert started.draft is not None
+    if started.what == Pressed.RESUMED:
         await reply(update, t("report.resumed", p.lang))
     else:
-        draft = Draft(org_id=p.routine.id)
-        await db.save_draft(p.user_id, draft, context.services.clock())
         await reply(update, _intro(p))
-    await _show_step(update, context, p, draft)
+    await _show_step(update, context, p, started.draft)
 
 
 async def cancel_command(update: Update, context: TryggContext) -> None:
     """/avbryt: drop a reply being written at once; a report under way only once confirmed."""
     p = await profile(update, context)
     services = context.services
-    dropped = False
-    for key in pending_keys(context, p.user_id):
-        if await services.db.get_pending(key) is not None:
-            await services.db.clear_pending(key)
-            dropped = True
+    dropped = await workflow.drop_pending(services, p.user_id)
     if await services.db.get_draft(p.user_id) is not None:
         if dropped:
             await reply(update, t("report.cancelled_reply", p.lang))
@@ -301,11 +282,6 @@ async def cancel_command(update: Update, context: TryggContext) -> None:
     )
 
 
-def pending_keys(context: TryggContext, user_id: int) -> list[str]:
-    """The keys a user's pending input may be stored under: as coordinator, as reporter."""
-    return [f"c:{user_id}", "r:" + context.services.sealer.owner_tag(user_id)]
-
-
 async def report_button_pressed(update: Update, context: TryggContext, arg: str) -> None:
     """Every button of the form: `start.<situation>`, `set.<field>.<code>`, back, send, ..."""
     p = await _member_or_explain(update, context)
@@ -313,83 +289,42 @@ async def report_button_pressed(update: Update, context: TryggContext, arg: str)
         return
     services = context.services
     verb, _, rest = arg.partition(".")
-    draft = await services.db.get_draft(p.user_id)
-
-    if verb == "start":
-        if draft is None or draft.org_id != p.routine.id:
-            draft = Draft(org_id=p.routine.id)
-            prefill = SITUATION_TYPES.get(rest)
-            if prefill:  # the type step is then passed over; the own words still come first
-                draft.values["type"] = prefill
-            await services.db.save_draft(p.user_id, draft, services.clock())
-            await reply(update, _intro(p))
-        else:
-            await reply(update, t("report.resumed", p.lang))
-        text, markup = render_step(draft, p.lang, _today(context, p))
-        await reply(update, text, markup)
+    pressed = await form.press(services.db, p.user_id, p.routine.id, verb, rest, services.clock())
+    draft = pressed.draft
+    if draft is None and verb == "send" and await _receipt_again(update, context, p):
         return
-
-    if draft is None or draft.org_id != p.routine.id:
-        # Sent by this very update before a crash: show the reference again (bot/inbox.py).
-        sealed = await services.db.receipt_of(update.update_id) if verb == "send" else None
-        sent = (
-            await services.db.get_report(services.sealer.unseal(sealed).decode())
-            if sealed
-            else None
-        )
-        if sent is not None:
-            await _receipt(update, context, p, sent)
-            return
+    if draft is None:
         # A new message, never an edit: the button may sit on the receipt of a sent report.
         await reply(update, t("report.no_draft", p.lang))
         return
-
-    if verb == "cancel":
-        if rest == "yes":
-            await services.db.delete_draft(p.user_id)
-            await show(update, t("report.cancelled", p.lang), None, p.lang)
-        elif rest == "no":
-            text, markup = render_step(draft, p.lang, _today(context, p))
-            await show(update, t("report.cancel_kept", p.lang) + "\n" + text, markup, p.lang)
-        else:
-            text, markup = render_cancel_confirm(p.lang)
-            await show(update, text, markup, p.lang)
-        return
-    if verb == "send":
+    what = pressed.what
+    if what in (Pressed.STARTED, Pressed.RESUMED):
+        started = what == Pressed.STARTED
+        await reply(update, _intro(p) if started else t("report.resumed", p.lang))
+        await _reshow(update, context, p, draft)
+    elif what == Pressed.CANCELLED:
+        await show(update, t("report.cancelled", p.lang), None, p.lang)
+    elif what == Pressed.CANCEL_KEPT:
+        text, markup = render_step(draft, p.lang, _today(context, p))
+        await show(update, t("report.cancel_kept", p.lang) + "\n" + text, markup, p.lang)
+    elif what == Pressed.CANCEL_ASKED:
+        text, markup = render_cancel_confirm(p.lang)
+        await show(update, text, markup, p.lang)
+    elif what == Pressed.SEND:
         await _send(update, context, p, draft)
-        return
-    if verb == "edit" and not rest:
+    elif what == Pressed.EDIT_MENU:
         text, markup = render_edit_menu(draft, p.lang)
         await show(update, text, markup, p.lang)
-        return
-
-    changed = apply(draft, verb, rest)
-    if changed is None:
+    elif what == Pressed.OLD_BUTTON:
         await reply(update, t("report.old_button", p.lang))
         await _reshow(update, context, p, draft)
-        return
-    await services.db.save_draft(p.user_id, draft, services.clock())
-    await _show_step(update, context, p, draft)
+    else:
+        await _show_step(update, context, p, draft)
 
 
 async def _reshow(update: Update, context: TryggContext, p: Profile, draft: Draft) -> None:
     text, markup = render_step(draft, p.lang, _today(context, p))
     await reply(update, text, markup)
-
-
-def _advance(draft: Draft) -> None:
-    if draft.editing:
-        draft.step = "summary"
-        return
-    if draft.step == "description":
-        # The own words come first; after them, the first question not yet answered: the type
-        # is passed over when the situation filled it in (Back still reaches it), and a draft
-        # answered further (Back to the description, or saved by an older version) goes on
-        # where it was.
-        missing = model.missing_steps(draft)
-        draft.step = missing[0] if missing else "summary"
-        return
-    draft.step = STEPS[min(STEPS.index(draft.step) + 1, len(STEPS) - 1)]
 
 
 async def tap_an_option(update: Update, context: TryggContext, p: Profile, draft: Draft) -> None:
@@ -399,105 +334,55 @@ async def tap_an_option(update: Update, context: TryggContext, p: Profile, draft
     await reply(update, t("report.tap_an_option", p.lang) + "\n\n" + text, markup)
 
 
-def apply(draft: Draft, verb: str, rest: str) -> bool | None:
-    """Apply one button to the draft; None when the button does not fit the current step.
-
-    Pure, so the form's rules are tested without Telegram.
-    """
-    if verb == "back":
-        index = STEPS.index(draft.step)
-        if index == 0:
-            return None
-        draft.step = STEPS[index - 1]
-        return True
-    if verb == "summary":
-        if not draft.editing:
-            return None
-        draft.step = "summary"
-        return True
-    if verb == "edit":
-        if rest not in STEPS or rest == "summary" or draft.step != "summary":
-            return None
-        draft.editing = True
-        draft.step = rest
-        return True
-    if verb == "set":
-        field, _, code = rest.partition(".")
-        if field != draft.step:
-            return None
-        if field == "month":
-            if code != model.MONTH_UNKNOWN and (len(code) != 7 or code[4] != "-"):
-                return None
-            draft.values["month"] = code
-        elif code not in CHOICES.get(field, ()):
-            return None
-        elif field == "impact":
-            chosen = set(draft.impacts())
-            if code == "ingen":
-                chosen = set() if "ingen" in chosen else {"ingen"}
-            else:
-                chosen.discard("ingen")
-                chosen ^= {code}
-            draft.values["impact"] = [c for c in model.IMPACTS if c in chosen]
-            return True  # several may be chosen: stay on the step until Done
-        else:
-            draft.values[field] = code
-        _advance(draft)
-        return True
-    if verb == "done" and rest == "impact" and draft.step == "impact":
-        if not draft.impacts():
-            return None
-        _advance(draft)
-        return True
-    if verb == "skip" and rest == draft.step and rest in model.OPTIONAL_STEPS:
-        draft.values.pop(rest, None)
-        _advance(draft)
-        return True
-    if verb == "keep" and draft.step == "description" and draft.values.get("description"):
-        _advance(draft)
-        return True
-    if verb == "rewrite" and draft.step == "description":
-        draft.values.pop("description", None)
-        return True
-    return None
-
-
 async def description_text(update: Update, context: TryggContext, p: Profile, draft: Draft) -> None:
     """The free text of the description: redacted at once, only the redacted text is kept."""
     message = update.effective_message
     raw = (message.text or "") if message else ""
-    redacted = anonymise(raw[: model.DESCRIPTION_LIMIT]).text
-    draft.values["description"] = redacted
-    await context.services.db.save_draft(p.user_id, draft, context.services.clock())
+    await form.describe(context.services.db, p.user_id, draft, raw, context.services.clock())
     await _reshow(update, context, p, draft)
 
 
 async def _send(update: Update, context: TryggContext, p: Profile, draft: Draft) -> None:
-    if draft.step != "summary":
-        await reply(update, t("report.old_button", p.lang))
-        await _reshow(update, context, p, draft)
-        return
-    missing = model.missing_steps(draft)
-    if missing:
-        draft.step = missing[0]
-        await context.services.db.save_draft(p.user_id, draft, context.services.clock())
+    """Send: the workflow stores and queues the report; the reporter gets the receipt and
+    what to do after an incident."""
+    services = context.services
+    ready = await form.ready_to_send(services.db, p.user_id, draft, services.clock())
+    if ready != Pressed.SEND:
+        if ready == Pressed.OLD_BUTTON:
+            await reply(update, t("report.old_button", p.lang))
         await _reshow(update, context, p, draft)
         return
     assert p.routine is not None
     chat = update.effective_chat
     assert chat is not None
-    report = await submit(
-        context, p.routine, draft, p.user_id, chat.id, p.lang, update_id=update.update_id
+    report = await workflow.submit(
+        services, p.routine, draft, p.user_id, chat.id, p.lang, update_id=update.update_id
     )
+    await services.outbox.kick(context.application)
     await _receipt(update, context, p, report)
+
+
+async def _receipt_again(update: Update, context: TryggContext, p: Profile) -> bool:
+    """A Send handled again from the inbox after a crash: the report was stored, its draft is
+    gone; show its reference again instead of "no report under way" (bot/inbox.py)."""
+    services = context.services
+    sealed = await services.db.receipt_of(update.update_id)
+    if sealed is None:
+        return False
+    report = await services.db.get_report(services.sealer.unseal(sealed).decode())
+    if report is None:
+        return False
+    await _receipt(update, context, p, report)
+    return True
 
 
 async def _receipt(update: Update, context: TryggContext, p: Profile, report: Report) -> None:
     """What the reporter is shown once the report is sent (again, if a crash came between)."""
     assert p.routine is not None
+    services = context.services
     await show(update, t("report.sent_inline", p.lang, ref=report.ref), None, p.lang)
-    await reply(update, await receipt(context, p.routine, report, p.lang))
+    await reply(update, await workflow.receipt(services, p.routine, report, p.lang))
     follow = find_situation(p.routine, "efter")
     if follow is not None:
-        result = answer(p.routine, follow, context.services.clock())
+        result = answer(p.routine, follow, services.clock())
         await reply(update, render_answer(result, p.lang, p.timezone))

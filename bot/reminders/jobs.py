@@ -39,13 +39,14 @@ from telegram.ext import Application
 
 from bot.context import Services, TryggApp, TryggContext
 from bot.crypto import Sealer
-from bot.handlers.cases import case_buttons, reporter_lang
 from bot.health.gaps import needs_coordinator
 from bot.i18n import LANGUAGES, Html
 from bot.outbox import message
 from bot.reminders import texts
 from bot.reminders.schedule import GAP_FILE, Due, collect_due, gaps_due, quiet_until
 from bot.reports.model import Report
+from bot.reports.texts import case_buttons
+from bot.reports.workflow import reporter_lang
 from bot.routines.loader import NATIONAL_FILE
 from bot.routines.models import DEFAULT_TIMEZONE, Event, Routine
 from bot.storage import Database, Membership, OutboxItem, Role

@@ -56,6 +56,23 @@ MONTHS_OFFERED = 12
 MONTH_UNKNOWN = "vet_inte"
 DESCRIPTION_LIMIT = 2000
 
+# Situations of the routines whose answer has a "Report this" button, and the type (a code of
+# TYPES) their report starts with; the form then passes the type step over. A situation not
+# named here gets the button too, and its report asks for the type.
+SITUATION_TYPES: dict[str, str] = {
+    "hot": "hot",
+    "nathat": "nathat",
+    "forfoljelse": "forfoljelse",
+    "narstaende": "hot",
+    "skadegorelse": "skadegorelse",
+    "forsandelse": "forsandelse",
+    "sexuella": "sexuella",
+    "paverkan": "paverkan",
+    "akut": "hot",
+    "efter": "annat",
+    "oro": "annat",
+}
+
 # Crockford-style alphabet without 0/O, 1/I/L, U: a reference read over the phone stays clear.
 _REF_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
 

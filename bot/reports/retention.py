@@ -16,8 +16,16 @@ or is broken at the start of `trygg purge`) are **not** purged: their retention 
 guessing one could delete what must be kept or keep what must go. They are listed in the result
 (and by `trygg purge` and the log) so the operator can act.
 
-Two ways run it: the daily job (`schedule`, at 03:30 Europe/Stockholm and once shortly after
-start) and `trygg purge [--org ID] [--dry-run]`.
+Two ways run it: the daily job (`daily_purge`, which app.py schedules at `DAILY_AT`, 03:30
+Europe/Stockholm, and once `STARTUP_DELAY` after start) and `trygg purge [--org ID] [--dry-run]`.
+
+A daily time rather than "every 24 hours from the start": the purge deletes and checkpoints,
+which holds the database's write lock for a moment, best done when nobody is reporting, and at
+a time an operator can name and find in the log; with "24 hours from the start" every restart
+would move it, into office hours too. The catch-up run after a start covers the nights the bot
+was down at 03:30 (a host rebooted every night at that hour would otherwise never purge):
+keeping reports past their retention breaks a promise made to the people who reported.
+Purging twice is harmless.
 """
 
 from __future__ import annotations
@@ -25,10 +33,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
-
-from telegram.ext import Application, CallbackContext, Job
 
 from bot.routines.models import DEFAULT_TIMEZONE, Duration, add_months
 from bot.routines.registry import RoutineRegistry
@@ -43,9 +48,9 @@ __all__ = [
     "OrgPurge",
     "PurgeResult",
     "cutoff",
+    "daily_purge",
     "purge",
     "render",
-    "schedule",
 ]
 
 log = logging.getLogger(__name__)
@@ -200,31 +205,10 @@ def render(result: PurgeResult) -> str:
 # --- the daily job -------------------------------------------------------------------------
 
 
-async def _purge_job(context: CallbackContext[Any, Any, Any, Any]) -> None:
-    services = getattr(context.application.bot_data, "services", None)
-    if services is None:
-        return
+async def daily_purge(db: Database, registry: RoutineRegistry, now: datetime) -> None:
+    """The scheduled purge: like `purge`, but a failure is logged and left to the next run, so
+    it never takes the job queue down."""
     try:
-        await purge(services.db, services.registry, services.clock())
-    except Exception as error:  # the next run tries again; never take the job queue down
+        await purge(db, registry, now)
+    except Exception as error:  # the next run tries again
         log.error("retention: the purge failed (%s); it runs again tomorrow", type(error).__name__)
-
-
-def schedule(app: Application[Any, Any, Any, Any, Any, Any]) -> list[Job[Any]]:
-    """Purge every day at `DAILY_AT`, and once `STARTUP_DELAY` after the start.
-
-    A daily time rather than "every 24 hours from the start": the purge deletes and checkpoints,
-    which holds the database's write lock for a moment, best done when nobody is reporting, and
-    at a time an operator can name and find in the log; with "24 hours from the start" every
-    restart would move it, into office hours too. The catch-up run after a start covers the
-    nights the bot was down at 03:30 (a host rebooted every night at that hour would otherwise
-    never purge): keeping reports past their retention breaks a promise made to the people who
-    reported. Purging twice is harmless.
-    """
-    if app.job_queue is None:
-        log.warning("no job queue: reports are only purged by `trygg purge`")
-        return []
-    return [
-        app.job_queue.run_daily(_purge_job, DAILY_AT, name=JOB_NAME),
-        app.job_queue.run_once(_purge_job, STARTUP_DELAY, name=f"{JOB_NAME}-startup"),
-    ]

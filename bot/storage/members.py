@@ -441,3 +441,19 @@ class MembersQueries(_Core):
                 "UPDATE users SET blocked_on = NULL WHERE member_key = :member_key",
                 {"member_key": self._key(chat_id)},
             )
+
+    async def users_by_id(self, user_ids: Sequence[int]) -> dict[int, User]:
+        """The users among `user_ids` who talked to the bot, in one query (a report's Send
+        needs the language of every coordinator it goes to)."""
+        keys = {self._key(user_id): user_id for user_id in user_ids}
+        if not keys:
+            return {}
+        names = [f":k{n}" for n in range(len(keys))]
+        async with self._read() as conn:
+            rows = await _all(
+                conn,
+                f"SELECT member_key, {_USER_COLUMNS} FROM users"
+                f" WHERE member_key IN ({', '.join(names)})",
+                {f"k{n}": key for n, key in enumerate(keys)},
+            )
+        return {keys[row["member_key"]]: _user(row, keys[row["member_key"]]) for row in rows}
