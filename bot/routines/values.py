@@ -82,7 +82,10 @@ def parse_phone(raw: str, allow_short: bool) -> Phone:
 
 
 def _is_short_number(digits: str) -> bool:
-    number = phonenumbers.parse(digits, "SE")
+    try:
+        number = phonenumbers.parse(digits, "SE")
+    except phonenumbers.NumberParseException:  # "0", "00": not a number at all
+        return False
     return bool(phonenumbers.is_valid_short_number_for_region(number, "SE"))
 
 
