@@ -8,6 +8,7 @@ import gc
 import logging
 import os
 import signal
+import sys
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,6 +39,10 @@ log = logging.getLogger(__name__)
 # The token used offline (terminal chat, tests): the fake transport never checks it.
 OFFLINE_TOKEN = "123456789:offline-terminal-chat-token-0000"
 RELOAD_JOB = "routine-reload"
+# How long a thread may hold the GIL while another waits for it (Python's default is 5 ms).
+# SQLite runs in aiosqlite's thread: a finished query needs the GIL to hand its result back,
+# and while the event loop is busy with other people's updates it waited up to 5 ms a query.
+SWITCH_INTERVAL_S = 0.001
 
 
 FAKE_NOW = "TRYGG_FAKE_NOW"
@@ -114,6 +119,7 @@ def _make_post_init(settings: Settings, clock: Clock) -> Any:
         registry = RoutineRegistry(settings.routines_dir)
         await asyncio.to_thread(registry.reload)
         _freeze_long_lived()
+        sys.setswitchinterval(SWITCH_INTERVAL_S)
         sealer = Sealer(data_dir.secret_key)
         app.bot_data.services = Services(
             settings=settings,
