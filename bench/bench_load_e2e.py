@@ -507,7 +507,14 @@ async def _measure(tmp: Path, hog: bool = False) -> dict[str, Any]:
             ),
         )
     if delivered["missing_cases"] or delivered["duplicate_cases"]:
-        raise RuntimeError(f"cases lost or repeated: {delivered}")
+        # Keep the bot's log (the temporary directory goes): a duplicate is expected only when
+        # a send timed out after Telegram got it (bot/outbox.py, "Exactly once").
+        kept = Path(tempfile.mkdtemp(prefix="trygg-bench-load-e2e-failed-")) / "bot.log"
+        kept.write_text(bot["log"], "utf-8")
+        timeouts = len(re.findall(r"TimedOut|timed out", bot["log"], re.IGNORECASE))
+        raise RuntimeError(
+            f"cases lost or repeated: {delivered}; {timeouts} time-outs in the log, kept in {kept}"
+        )
     bot_all, base_all = bot["all"], base["all"]
     by_kind = _by_kind(bot, base)
     # "other" (/mina, /hjalp) is not among the kinds; the goal is over the five.
