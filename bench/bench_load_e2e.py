@@ -311,6 +311,16 @@ class Load:
 # ------------------------------------------------------------------------------ one side
 
 
+def _cpu_s(pid: int) -> float | None:
+    """CPU time (user + system) the process has used so far (Linux /proc), in seconds: less
+    sensitive to the other work on a shared machine than latency."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def _peak_rss_mib(pid: int) -> float | None:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -357,6 +367,7 @@ async def _side(
         await server.wait_confirmed(timeout=10)  # nothing left for the next bot
         await asyncio.sleep(1.0)  # the last deliveries of the outbox
         rss = _peak_rss_mib(process.pid)
+        cpu = _cpu_s(process.pid)
     finally:
         process.send_signal(signal.SIGTERM)
         code = await asyncio.to_thread(process.wait, 30)
@@ -373,6 +384,7 @@ async def _side(
         "seen": seen,
         "took": took,
         "rss": rss,
+        "cpu": cpu,
         "all": every,
         "log": text,
     }
@@ -470,6 +482,11 @@ async def _hogged(hog: bool, side: Awaitable[dict[str, Any]]) -> dict[str, Any]:
         _hog_stop(process)
 
 
+def _per_update(side: dict[str, Any]) -> float | None:
+    updates = side["tally"].updates
+    return rounded(side["cpu"] * 1000 / updates) if side["cpu"] is not None and updates else None
+
+
 def _by_kind(bot: dict[str, Any], base: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """p50 and p99 of each kind for both bots, and their ratios (bot / bare bot)."""
     figures: dict[str, dict[str, Any]] = {}
@@ -544,6 +561,10 @@ async def _measure(tmp: Path, hog: bool = False) -> dict[str, Any]:
         "errors": sum(errors.values()),
         "error_kinds": errors,
         "baseline_errors": sum(base_errors.values()),
+        # CPU of the whole process (start-up included: trygg loads routines, the echo bot not)
+        # over the answers it gave; robust to the machine's other load, unlike latency.
+        "cpu_ms_per_update": _per_update(bot),
+        "baseline_cpu_ms_per_update": _per_update(base),
         "peak_rss_mib": rounded(bot["rss"]) if bot["rss"] else None,
         "baseline_peak_rss_mib": rounded(base["rss"]) if base["rss"] else None,
         "updates": bot["tally"].updates,
