@@ -1,6 +1,7 @@
 """Run the benchmarks: one JSON object per benchmark, on a line of its own, on stdout.
 
     python bench/run.py [--only NAME ...] [--list]
+    python bench/run.py --profile NAME [--profile-dir DIR]   # one benchmark under cProfile
 
 Each line has `name`, `value` and `unit`, `baseline` and `ratio` when the benchmark has a
 baseline measured in the same run, and whatever other figures the benchmark reports. A benchmark
@@ -18,6 +19,7 @@ import argparse
 import importlib
 import json
 import sys
+import tempfile
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -44,6 +46,7 @@ BENCHMARKS: dict[str, str] = {
     "stats_1m": "bench.bench_stats",
     "load_e2e": "bench.bench_load_e2e",  # two minutes: 500 users against the bot and a bare bot
     "outage_60s": "bench.bench_outage",  # 90 s: metrics and log through a minute without Telegram
+    "load_e2e_hog": "bench.bench_load_e2e:run_hog",  # the same with a busy core beside: two more
 }
 
 _REQUIRED = ("value", "unit")
@@ -57,11 +60,19 @@ def load(name: str) -> Benchmark:
     return benchmark
 
 
-def run_one(name: str) -> Result:
-    """The result line of one benchmark: its figures, or the error that stopped it."""
+def run_one(name: str, profile_dir: Path | None = None) -> Result:
+    """The result line of one benchmark: its figures, or the error that stopped it.
+
+    With `profile_dir`, the benchmark runs under cProfile and a summary goes to stderr."""
     start = time.perf_counter()
     try:
-        figures = load(name)()
+        benchmark = load(name)
+        if profile_dir is None:
+            figures = benchmark()
+        else:
+            from bench.profiling import profiled
+
+            figures = profiled(name, benchmark, profile_dir, sys.stderr)
         missing = [key for key in _REQUIRED if key not in figures]
         if missing:
             raise ValueError(f"the benchmark returned no {', '.join(missing)}")
@@ -83,11 +94,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         help=f"run only this benchmark (repeatable): {', '.join(BENCHMARKS)}",
     )
     parser.add_argument("--list", action="store_true", help="list the benchmarks and exit")
+    parser.add_argument(
+        "--profile",
+        choices=sorted(BENCHMARKS),
+        metavar="NAME",
+        help="run this one benchmark under cProfile; summaries to stderr (figures are slower)",
+    )
+    parser.add_argument(
+        "--profile-dir",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "trygg-profiles",
+        metavar="DIR",
+        help="where --profile keeps NAME.prof (and NAME.child.prof for a subprocess)",
+    )
     args = parser.parse_args(argv)
     if args.list:
         for name in BENCHMARKS:
             print(name)
         return 0
+    if args.profile:
+        result = run_one(args.profile, args.profile_dir)
+        print(json.dumps(result, ensure_ascii=False), flush=True)
+        return 1 if "error" in result else 0
     selected = [name for name in BENCHMARKS if not args.only or name in args.only]
     failed = False
     for name in selected:
