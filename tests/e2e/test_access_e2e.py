@@ -28,25 +28,26 @@ LATER_TEXT = "Hej igen från samordnaren. LATER-5521"
 
 
 async def _report(server: FakeBotApiServer) -> str:
+    # The form opens with the optional free text (step 1), then the buttons.
     form = await say(server, REPORTER, "/rapportera", step(1))
+    form = await press(server, REPORTER, form, "rep:skip.description", step(2))
     for data, expect in [
-        ("rep:set.type.hot", step(2)),
-        ("rep:set.channel.epost", step(3)),
+        ("rep:set.type.hot", step(3)),
+        ("rep:set.channel.epost", step(4)),
     ]:
         form = await press(server, REPORTER, form, data, expect)
     month = next(d for _, d in buttons(form) if d.startswith("rep:set.month."))
-    form = await press(server, REPORTER, form, month, step(4))
+    form = await press(server, REPORTER, form, month, step(5))
     for data, expect in [
-        ("rep:set.repeated.nej", step(5)),
-        ("rep:set.perpetrator.okand", step(6)),
-        ("rep:set.police.nej", step(7)),
+        ("rep:set.repeated.nej", step(6)),
+        ("rep:set.perpetrator.okand", step(7)),
+        ("rep:set.police.nej", step(8)),
     ]:
         form = await press(server, REPORTER, form, data, expect)
     chosen = lambda m: any(label.startswith("✓") for label, _ in buttons(m))  # noqa: E731
     form = await press(server, REPORTER, form, "rep:set.impact.ingen", chosen)
-    form = await press(server, REPORTER, form, "rep:done.impact", step(8))
-    form = await press(server, REPORTER, form, "rep:skip.gender", step(9))
-    form = await press(server, REPORTER, form, "rep:skip.description", step(10))
+    form = await press(server, REPORTER, form, "rep:done.impact", step(9))
+    form = await press(server, REPORTER, form, "rep:skip.gender", step(10))
     summary = await press(server, REPORTER, form, "rep:set.contact_me.ja", "Sammanfattning")
     await press(server, REPORTER, summary, "rep:send", "är skickad")
     receipt = await server.wait_for(REPORTER, "Referens:")
