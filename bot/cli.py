@@ -17,13 +17,13 @@ from telegram.error import InvalidToken, TelegramError
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.crypto import Sealer
-from bot.datadir import prepare_data_dir
+from bot.datadir import DataDirError, prepare_data_dir
 from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES
 from bot.invites import NATIONAL_ORG, InviteService, deep_link
 from bot.routines.loader import check_paths
 from bot.routines.models import Routine
 from bot.routines.registry import RoutineRegistry
-from bot.storage import Role
+from bot.storage import MigrationError, Role, StorageError
 from bot.storage.db import Database
 
 log = logging.getLogger("bot")
@@ -449,17 +449,20 @@ def cmd_remind(args: argparse.Namespace) -> int:
 
 
 async def _members(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.members import list_members, render
+    from bot.members import MemberRow, list_members, render
 
     registry = _loaded_registry(settings)
-    db = await _existing_database(settings)
-    if db is None:
-        print(f"{args.org}: 0 member(s)")
-        return 0
-    async with db:
-        key = prepare_data_dir(settings.data_dir).secret_key
-        rows = await list_members(db, registry, key, args.org)
     routine = registry.get(args.org)
+    db = await _existing_database(settings)
+    rows: list[MemberRow] = []
+    if db is not None:
+        async with db:
+            key = prepare_data_dir(settings.data_dir).secret_key
+            rows = await list_members(db, registry, key, args.org)
+    if routine is None and not rows and args.org != NATIONAL_ORG:  # a typo, not an empty org
+        known = ", ".join(r.id for r in registry.organisations()) or "none"
+        print(f"trygg: no organisation {args.org!r} is loaded (known: {known})", file=sys.stderr)
+        return 2
     print(render(args.org, routine.organisation.name if routine else None, rows))
     return 0
 
@@ -607,7 +610,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "uses", None) is not None and args.uses < 1:
         print("trygg: --uses must be at least 1", file=sys.stderr)
         return 2
-    result: int = args.func(args)
+    try:
+        result: int = args.func(args)
+    except (DataDirError, StorageError, MigrationError) as error:
+        # Written for the operator (a wrong key, a database of a newer bot): the message is the
+        # answer, a traceback would only hide it.
+        print(f"trygg: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # a path given (--out, --png, the data directory) that cannot be used
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"trygg: {where}{error.strerror or error}", file=sys.stderr)
+        return 1
     return result
 
 

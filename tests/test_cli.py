@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from bot.cli import main
 from bot.config import Settings
+from bot.crypto import Sealer
 from bot.devchat.chat import run_chat
+from bot.storage import Database, Role
 from tests.conftest import ROUTINES
+
+KEY = bytes(range(1, 33))
 
 
 @pytest.fixture
@@ -128,3 +134,50 @@ async def test_terminal_chat_as_a_coordinator_in_english(
     )
     assert "security coordinator of Region Norrmark" in out.getvalue()
     assert "loaded without errors" in out.getvalue()
+
+
+def test_an_export_to_a_missing_folder_says_so_without_a_traceback(
+    env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "no-such-folder" / "solvik.csv"
+    assert main(["invite", "--org", "solvik", "--role", "member"]) == 0  # a database to read
+    capsys.readouterr()
+    assert main(["export", "--org", "solvik", "--out", str(target)]) == 1
+    assert capsys.readouterr().err.strip() == f"trygg: {target}: No such file or directory"
+
+
+def test_a_heatmap_into_a_folder_that_is_not_there_says_so(
+    env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "no-such-folder" / "week.png"
+    assert main(["gaps", "--org", "solvik", "--png", str(target)]) == 1
+    err = capsys.readouterr().err
+    assert f"trygg: {target}: No such file or directory" in err
+    assert "Traceback" not in err
+
+
+async def test_a_wrong_key_is_one_clear_line_for_every_command(
+    env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir(mode=0o700)
+    async with await Database.open(data / "trygg.sqlite3", Sealer(KEY)) as db:
+        await db.join(4242, "solvik", Role.MEMBER, None, datetime(2026, 11, 2, tzinfo=UTC))
+    (data / "secret.key").write_bytes(bytes(range(32)))  # a backup restored with another key
+    (data / "secret.key").chmod(0o600)
+    for command in (["status"], ["members", "--org", "solvik"], ["purge", "--dry-run"]):
+        assert await asyncio.to_thread(main, command) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("trygg: the database was written with another secret key"), err
+        assert "Traceback" not in err
+
+
+def test_members_of_an_unknown_organisation_is_an_error(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["invite", "--org", "solvik", "--role", "member"]) == 0
+    capsys.readouterr()
+    assert main(["members", "--org", "solvk"]) == 2
+    assert "no organisation 'solvk' is loaded (known: region-norrmark, solvik)" in (
+        capsys.readouterr().err
+    )
