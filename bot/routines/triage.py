@@ -112,7 +112,7 @@ _ACUTE_SV = (
     "kniv", "knivhugg", "knivhuggen", "vapen", "vapnet", "pistol", "gevär", "skjutvapen",
     "yxa", "yxan", "machete", "slagträ", "basebollträ", "hammare", "järnrör",
     "skjuta", "skjuter", "skjutit", "skjuten", "skott", "skottlossning", "bomb", "sprängämne",
-    "sprängladdning", "handgranat", "granat", "brandbomb",
+    "sprängladdning", "handgranat", "granat", "brandbomb", "sköt mot", "sköt på", "skjuter mot",
     # fire
     "brand", "brinner", "brinnande", "brann", "eld", "häller bensin", "luktar bensin",
     # killing and violence happening now
@@ -120,18 +120,21 @@ _ACUTE_SV = (
     "slår mig", "slog mig", "misshandlar", "attackerad", "attackerar", "angriper mig",
     "blir slagen", "strypa", "stryper", "strypgrepp", "håller fast mig", "slåss",
     "kastar sten", "kastade sten", "kastar på mig", "kastade på mig", "knivhögg",
-    "blöder", "blödning",
+    "blöder", "blödning", "skada mig", "skada oss", "döda mina", "döda min", "ring polisen",
+    "inlåst", "låst in mig", "gömmer mig",
     # someone there, now
     "står utanför", "utanför huset", "utanför dörren", "utanför mitt hus", "utanför min dörr",
     "han är utanför", "hon är utanför", "de är utanför", "någon är utanför",
     "han är här", "hon är här", "de är här", "någon är här", "hittat mig",
     "står och tittar", "tittar in genom", "knackar på fönstret", "smyger runt",
     "någon på min tomt", "någon i trädgården", "någon i mitt hus", "någon inne i huset",
-    "någon i min lägenhet", "väntar utanför", "följer efter", "förföljer nu",
+    "någon i min lägenhet", "väntar utanför", "följer efter", "förföljer nu", "blir förföljd",
+    "väntar på mig", "står i trapphuset", "nu i trapphuset",
     # breaking in
     "tar sig in", "ta sig in", "tagit sig in", "bryter sig in", "bryta sig in", "inbrott pågår",
     "bankar på dörren", "bankar på", "sparkar på dörren", "sparkar in", "bryta upp",
-    "rycker i dörren", "försöker komma in", "på väg in", "försöker ta sig in",
+    "rycker i dörren", "försöker komma in", "på väg in", "försöker ta sig in", "slår på dörren",
+    "bultar på dörren", "hamrar på dörren",
 )  # fmt: skip
 _ACUTE_EN = (
     "emergency", "help now", "in danger", "fear for my life",
@@ -149,6 +152,7 @@ _ACUTE_EN = (
     "someone in my house", "someone in my home", "someone in my flat",
     "following me", "is following",
     "breaking in", "broke in", "break in", "trying to get in", "kicking the door",
+    "broke into", "broken into", "breaking into", "break into", "hurt me", "kill my",
     "banging on the door",
 )  # fmt: skip
 # Emoji that stand for a weapon, fire, an explosion or a call for help: a frightened person may

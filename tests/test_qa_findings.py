@@ -1,0 +1,41 @@
+"""Findings of trying the bot as officials, coordinators and an attacker would, through the
+real dispatch path: what each of them reads after an action that can no longer be done."""
+
+from __future__ import annotations
+
+from tests.conftest import Harness, texts
+
+REPORTER = 7_501_001
+KARIN = 7_502_002  # bound to sakerhet, which receives reports
+
+FORM = [
+    "rep:skip.description",
+    "rep:set.type.hot",
+    "rep:set.channel.epost",
+    "rep:set.month.vet_inte",
+    "rep:set.repeated.ja",
+    "rep:set.perpetrator.okand",
+    "rep:set.police.nej",
+    "rep:set.impact.ingen",
+    "rep:done.impact",
+    "rep:skip.gender",
+    "rep:set.contact_me.ja",
+]
+
+
+async def _reported(harness: Harness) -> str:
+    await harness.join(REPORTER, "solvik")
+    await harness.join(KARIN, "solvik", "coordinator", "sakerhet")
+    await harness.send(REPORTER, "/rapportera")
+    for data in FORM:
+        await harness.press(REPORTER, data)
+    receipt = next(t for t in texts(await harness.press(REPORTER, "rep:send")) if "Referens" in t)
+    return receipt.split("Referens: ")[1].split()[0]
+
+
+async def test_an_old_reply_button_on_a_closed_case_says_closed_once(harness: Harness) -> None:
+    ref = await _reported(harness)
+    await harness.press(KARIN, f"case:close.{ref}")
+    await harness.press(KARIN, f"case:closeok.{ref}")
+    said = texts(await harness.press(KARIN, f"case:reply.{ref}"))
+    assert said == [f"Rapport {ref} är stängd 24/11, så det går inte att svara längre."]
