@@ -121,7 +121,9 @@ _ACUTE_SV = (
     "blir slagen", "strypa", "stryper", "strypgrepp", "håller fast mig", "slåss",
     "kastar sten", "kastade sten", "kastar på mig", "kastade på mig", "knivhögg",
     "blöder", "blödning", "skada mig", "skada oss", "döda mina", "döda min", "ring polisen",
-    "inlåst", "låst in mig", "gömmer mig",
+    "inlåst", "låst in mig", "gömmer mig", "siktar på mig", "slagit mig",
+    "kör efter mig", "krossar fönstret", "krossar rutan", "krossade rutan", "krossade fönstret",
+    "och är inne", "är inne i huset", "ryker", "full av rök",
     # someone there, now
     "står utanför", "utanför huset", "utanför dörren", "utanför mitt hus", "utanför min dörr",
     "han är utanför", "hon är utanför", "de är utanför", "någon är utanför",
@@ -153,6 +155,9 @@ _ACUTE_EN = (
     "following me", "is following",
     "breaking in", "broke in", "break in", "trying to get in", "kicking the door",
     "broke into", "broken into", "breaking into", "break into", "hurt me", "kill my",
+    "chasing me", "smashed my window", "is inside", "hiding from", "i am hiding",
+    "smoke everywhere", "full of smoke", "at my door", "at the door with", "with a bat",
+    "aiming at me",
     "banging on the door",
 )  # fmt: skip
 # Emoji that stand for a weapon, fire, an explosion or a call for help: a frightened person may
@@ -175,6 +180,8 @@ _TYPO_ONE = ("kniv", "knife", "pistol", "vapen", "knivar")
 # English words that are acute as written but whose stems or fragments would not be
 # ("fired" from a job, "shot" in "screenshot", "stab" in "establish", "burn" in "burnout").
 _ACUTE_EXACT_ONLY = ("fire", "shot", "shots", "stab", "stabbed", "stabbing", "burning")
+# Swedish words of danger whose stem is a common word: "jagar" (chases) stems to "jag" (I).
+_ACUTE_SV_EXACT_ONLY = ("jagar mig", "jagade mig", "jagad", "jagas")
 # Fragments that make a word harmless for the acute check: committees ("arbetsutskott"), a
 # ride ("skjuts"), a tricky question ("knivig"), a coat of arms, a firewall, a panic attack.
 _BENIGN_FRAGMENTS = (
@@ -334,6 +341,8 @@ class TriageIndex:
             add(None, entry, "en", 1.0, exact=" " in entry)
         for entry in _ACUTE_EXACT_ONLY:
             add(None, entry, "en", 1.0, exact=True)
+        for entry in _ACUTE_SV_EXACT_ONLY:
+            add(None, entry, "sv", 1.0, exact=True)
         for index, situation in enumerate(self.situations):
             for lang, entries in situation.match.items():
                 for entry in entries:
