@@ -39,3 +39,11 @@ async def test_an_old_reply_button_on_a_closed_case_says_closed_once(harness: Ha
     await harness.press(KARIN, f"case:closeok.{ref}")
     said = texts(await harness.press(KARIN, f"case:reply.{ref}"))
     assert said == [f"Rapport {ref} är stängd 24/11, så det går inte att svara längre."]
+
+
+async def test_joining_says_where_to_call_in_danger(harness: Harness) -> None:
+    """The first thing a new member reads names 112, as /start and /hjalp do."""
+    said = texts(await harness.join(REPORTER, "solvik"))
+    assert said[0].endswith("\nVid akut fara: ring 112.")
+    said = texts(await harness.join(KARIN, "solvik", language_code="en"))
+    assert said[0].endswith("\nIn immediate danger: call 112.")
