@@ -47,3 +47,13 @@ async def test_joining_says_where_to_call_in_danger(harness: Harness) -> None:
     assert said[0].endswith("\nVid akut fara: ring 112.")
     said = texts(await harness.join(KARIN, "solvik", language_code="en"))
     assert said[0].endswith("\nIn immediate danger: call 112.")
+
+
+async def test_the_privacy_screen_lists_the_escalation_readers_as_a_sentence(
+    harness: Harness,
+) -> None:
+    await harness.join(REPORTER, "solvik")
+    said = texts(await harness.send(REPORTER, "/integritet"))[0]
+    assert "får också Kommundirektör och Kommunstyrelsens ordförande veta" in said
+    said = texts(await harness.send(REPORTER, "/privacy", language_code="en"))[0]
+    assert "Chief executive and Chair of the executive board are also told" in said
