@@ -9,8 +9,9 @@ import os
 import re
 import sys
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from telegram import Bot, Update
 from telegram.error import InvalidToken, TelegramError
@@ -260,9 +261,31 @@ def cmd_chat(args: argparse.Namespace) -> int:
     """Talk to the bot's real handlers in the terminal, offline."""
     settings = _settings_or_exit()
     configure_logging("WARNING")
+    from bot.app import utc_now
     from bot.devchat.chat import run_chat
 
-    return asyncio.run(run_chat(settings, org=args.org, lang=args.lang, role=args.role))
+    clock = utc_now
+    if args.at is not None:  # the clock starts there and runs on, as the bot's would
+        offset = args.at - utc_now()
+        clock = lambda: utc_now() + offset  # noqa: E731
+    return asyncio.run(
+        run_chat(
+            settings, org=args.org, lang=args.lang, role=args.role, clock=clock, out=sys.stdout
+        )
+    )
+
+
+def _moment(text: str) -> datetime:
+    """`--at`: an ISO date and time, on the Swedish clock unless it names its own offset."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a date and time: write it as YYYY-MM-DDTHH:MM, e.g. 2026-12-05T22:00"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo("Europe/Stockholm"))
+    return moment
 
 
 def _png_paths(path: Path, org_ids: Sequence[str]) -> dict[str, Path]:
@@ -529,6 +552,12 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--org", help="join this organisation first")
     chat.add_argument("--lang", choices=LANGUAGES, default=DEFAULT_LANGUAGE)
     chat.add_argument("--role", choices=["member", "coordinator"], default="member")
+    chat.add_argument(
+        "--at",
+        type=_moment,
+        metavar="YYYY-MM-DDTHH:MM",
+        help="start the clock at this moment (Swedish time), to see who can be reached then",
+    )
     chat.set_defaults(func=cmd_chat)
 
     invite = sub.add_parser("invite", help="create an invite link")

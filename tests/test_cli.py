@@ -181,3 +181,31 @@ def test_members_of_an_unknown_organisation_is_an_error(
     assert "no organisation 'solvk' is loaded (known: region-norrmark, solvik)" in (
         capsys.readouterr().err
     )
+
+
+@pytest.mark.parametrize(
+    ("at", "expected"),
+    [
+        ("2026-12-05T22:00", "🕗 Säkerhetssamordnare (Karin Holm): nås från mån 08:00"),
+        ("2026-12-07T08:30", "☎ Säkerhetssamordnare (Karin Holm): +46 980 31 92 10"),
+    ],
+)
+def test_the_terminal_chat_can_start_at_another_hour(
+    env: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    at: str,
+    expected: str,
+) -> None:
+    """A coordinator checks whom the routine names on a Saturday night or a Monday morning."""
+    monkeypatch.setattr("sys.stdin", io.StringIO("jag fick ett hotfullt mejl\n"))
+    assert main(["chat", "--org", "solvik", "--at", at]) == 0
+    assert expected in capsys.readouterr().out
+
+
+def test_the_terminal_chat_refuses_an_hour_it_cannot_read(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        main(["chat", "--at", "lördag kväll"])
+    assert "is not a date and time: write it as YYYY-MM-DDTHH:MM" in capsys.readouterr().err

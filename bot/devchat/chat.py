@@ -18,9 +18,9 @@ from typing import Any, TextIO
 
 from telegram import Update
 
-from bot.app import build_application, running
+from bot.app import build_application, running, utc_now
 from bot.config import Settings
-from bot.context import TryggApp
+from bot.context import Clock, TryggApp
 from bot.devchat.transport import Call, RecordingRequest
 from bot.storage import Role
 
@@ -131,12 +131,15 @@ async def run_chat(
     role: str,
     read_line: Callable[[], str | None] | None = None,
     out: TextIO = sys.stdout,
+    clock: Clock = utc_now,
 ) -> int:
     """Chat until end of input; a fresh temporary database each time, the real routines."""
     with tempfile.TemporaryDirectory(prefix="trygg-chat-") as tmp:
         settings = replace(settings, data_dir=Path(tmp) / "data", token=None)
         request = RecordingRequest()
-        app = build_application(settings, request=request, updates_request=RecordingRequest())
+        app = build_application(
+            settings, request=request, updates_request=RecordingRequest(), clock=clock
+        )
         chat = TerminalChat(app, out, lang)
         request.on_send = chat.on_send
         async with running(app):
