@@ -128,6 +128,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bot.app import build_application
 
     app = build_application(settings)
+    # python-telegram-bot retries an unreachable Telegram in silence (its log is DEBUG): without
+    # this line an operator would stare at an empty terminal and not know what it waits for.
+    log.info(
+        "connecting to %s; until it answers, the bot keeps trying (quietly, 1-30 s apart)",
+        "the Bot API at TRYGG_API_URL" if settings.api_url else "Telegram",
+    )
     try:
         app.run_polling(
             allowed_updates=[Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -209,3 +210,14 @@ def test_the_terminal_chat_refuses_an_hour_it_cannot_read(
     with pytest.raises(SystemExit):
         main(["chat", "--at", "lördag kväll"])
     assert "is not a date and time: write it as YYYY-MM-DDTHH:MM" in capsys.readouterr().err
+
+
+def test_run_says_what_it_waits_for_before_telegram_answers(
+    env: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Telegram unreachable at start: python-telegram-bot retries without a word at INFO."""
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+    monkeypatch.setattr("telegram.ext.Application.run_polling", lambda *a, **k: None)
+    with caplog.at_level(logging.INFO, logger="bot"):
+        assert main(["run"]) == 0
+    assert "connecting to Telegram; until it answers, the bot keeps trying" in caplog.text
