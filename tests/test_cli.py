@@ -221,3 +221,16 @@ def test_run_says_what_it_waits_for_before_telegram_answers(
     with caplog.at_level(logging.INFO, logger="bot"):
         assert main(["run"]) == 0
     assert "connecting to Telegram; until it answers, the bot keeps trying" in caplog.text
+
+
+def test_check_of_a_file_that_is_no_routine_quotes_only_its_start(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`trygg check` on the wrong file (a list of accounts) must not print the whole file."""
+    other = tmp_path / "passwd"
+    other.write_text("\n".join(f"user{n}:x:{n}:{n}::/home/user{n}:/bin/sh" for n in range(50)))
+    assert main(["check", str(other)]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith(f"{other}:1:1: expected keys such as `schema: 1`, got 'user0:x:0:0")
+    assert out.rstrip().endswith("…'")
+    assert len(out) < 200 and "user49" not in out
