@@ -13,9 +13,10 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from telegram import Bot, Update
 from telegram.error import InvalidToken, TelegramError
@@ -133,6 +134,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     app = build_application(settings)
     allowed = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY]
+    # python-telegram-bot retries an unreachable Telegram in silence (its log is DEBUG): without
+    # this line an operator would stare at an empty terminal and not know what it waits for.
+    log.info(
+        "connecting to %s; until it answers, the bot keeps trying (quietly, 1-30 s apart)",
+        "the Bot API at TRYGG_API_URL" if settings.api_url else "Telegram",
+    )
     try:
         if settings.webhook_url is not None:
             _run_webhook(app, settings, allowed)
@@ -317,6 +324,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
     """Talk to the bot's real handlers in the terminal, offline."""
     settings = _settings_or_exit()
     configure_logging("WARNING")
+    from bot.app import utc_now
     from bot.devchat.chat import run_chat
 
     if args.invite is not None and args.org is not None:
@@ -330,6 +338,10 @@ def cmd_chat(args: argparse.Namespace) -> int:
         return 2
     if data_dir is not None:
         print(f"(chatting on the database in {data_dir}, as a test user)", file=sys.stderr)
+    clock = utc_now
+    if args.at is not None:  # the clock starts there and runs on, as the bot's would
+        offset = args.at - utc_now()
+        clock = lambda: utc_now() + offset  # noqa: E731
     return asyncio.run(
         run_chat(
             settings,
@@ -338,8 +350,23 @@ def cmd_chat(args: argparse.Namespace) -> int:
             role=args.role,
             data_dir=data_dir,
             invite=args.invite,
+            clock=clock,
+            out=sys.stdout,
         )
     )
+
+
+def _moment(text: str) -> datetime:
+    """`--at`: an ISO date and time, on the Swedish clock unless it names its own offset."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a date and time: write it as YYYY-MM-DDTHH:MM, e.g. 2026-12-05T22:00"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo("Europe/Stockholm"))
+    return moment
 
 
 def _png_paths(path: Path, org_ids: Sequence[str]) -> dict[str, Path]:
@@ -530,17 +557,20 @@ def cmd_remind(args: argparse.Namespace) -> int:
 
 
 async def _members(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.members import list_members, render
+    from bot.members import MemberRow, list_members, render
 
     registry = _loaded_registry(settings)
-    db = await _existing_database(settings)
-    if db is None:
-        print(f"{args.org}: 0 member(s)")
-        return 0
-    async with db:
-        key = prepare_data_dir(settings.data_dir, settings.key_file).secret_key
-        rows = await list_members(db, registry, key, args.org)
     routine = registry.get(args.org)
+    db = await _existing_database(settings)
+    rows: list[MemberRow] = []
+    if db is not None:
+        async with db:
+            key = prepare_data_dir(settings.data_dir, settings.key_file).secret_key
+            rows = await list_members(db, registry, key, args.org)
+    if routine is None and not rows and args.org != NATIONAL_ORG:  # a typo, not an empty org
+        known = ", ".join(r.id for r in registry.organisations()) or "none"
+        print(f"trygg: no organisation {args.org!r} is loaded (known: {known})", file=sys.stderr)
+        return 2
     print(render(args.org, routine.organisation.name if routine else None, rows))
     return 0
 
@@ -614,6 +644,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--invite",
         metavar="CODE",
         help="join with this invite code (from trygg invite; uses $TRYGG_DATA_DIR unless --data)",
+    )
+    chat.add_argument(
+        "--at",
+        type=_moment,
+        metavar="YYYY-MM-DDTHH:MM",
+        help="start the clock at this moment (Swedish time), to see who can be reached then",
     )
     chat.set_defaults(func=cmd_chat)
 
@@ -781,7 +817,17 @@ def _main(argv: Sequence[str] | None) -> int:
     if getattr(args, "uses", None) is not None and args.uses < 1:
         print("trygg: --uses must be at least 1", file=sys.stderr)
         return 2
-    result: int = args.func(args)
+    try:
+        result: int = args.func(args)
+    except (DataDirError, StorageError, MigrationError) as error:
+        # Written for the operator (a wrong key, a database of a newer bot): the message is the
+        # answer, a traceback would only hide it.
+        print(f"trygg: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # a path given (--out, --png, the data directory) that cannot be used
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"trygg: {where}{error.strerror or error}", file=sys.stderr)
+        return 1
     return result
 
 

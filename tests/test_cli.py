@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
+import logging
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from bot.cli import main
 from bot.config import Settings
+from bot.crypto import Sealer
 from bot.devchat.chat import run_chat
+from bot.storage import Database, Role
 from tests.conftest import ROUTINES
+
+KEY = bytes(range(1, 33))
 
 
 @pytest.fixture
@@ -130,3 +137,102 @@ async def test_terminal_chat_as_a_coordinator_in_english(
     )
     assert "security coordinator of Region Norrmark" in out.getvalue()
     assert "loaded without errors" in out.getvalue()
+
+
+def test_an_export_to_a_missing_folder_says_so_without_a_traceback(
+    env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "no-such-folder" / "solvik.csv"
+    assert main(["invite", "--org", "solvik", "--role", "member"]) == 0  # a database to read
+    capsys.readouterr()
+    assert main(["export", "--org", "solvik", "--out", str(target)]) == 1
+    assert capsys.readouterr().err.strip() == f"trygg: {target}: No such file or directory"
+
+
+def test_a_heatmap_into_a_folder_that_is_not_there_says_so(
+    env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "no-such-folder" / "week.png"
+    assert main(["gaps", "--org", "solvik", "--png", str(target)]) == 1
+    err = capsys.readouterr().err
+    assert f"trygg: {target}: No such file or directory" in err
+    assert "Traceback" not in err
+
+
+async def test_a_wrong_key_is_one_clear_line_for_every_command(
+    env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir(mode=0o700)
+    async with await Database.open(data / "trygg.sqlite3", Sealer(KEY)) as db:
+        await db.join(4242, "solvik", Role.MEMBER, None, datetime(2026, 11, 2, tzinfo=UTC))
+    (data / "secret.key").write_bytes(bytes(range(32)))  # a backup restored with another key
+    (data / "secret.key").chmod(0o600)
+    for command in (["status"], ["members", "--org", "solvik"], ["purge", "--dry-run"]):
+        assert await asyncio.to_thread(main, command) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("trygg: The database") and "another secret key" in err, err
+        assert "Traceback" not in err
+
+
+def test_members_of_an_unknown_organisation_is_an_error(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["invite", "--org", "solvik", "--role", "member"]) == 0
+    capsys.readouterr()
+    assert main(["members", "--org", "solvk"]) == 2
+    assert "no organisation 'solvk' is loaded (known: region-norrmark, solvik)" in (
+        capsys.readouterr().err
+    )
+
+
+@pytest.mark.parametrize(
+    ("at", "expected"),
+    [
+        ("2026-12-05T22:00", "🕗 Säkerhetssamordnare (Karin Holm): nås från mån 08:00"),
+        ("2026-12-07T08:30", "☎ Säkerhetssamordnare (Karin Holm): +46 980 31 92 10"),
+    ],
+)
+def test_the_terminal_chat_can_start_at_another_hour(
+    env: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    at: str,
+    expected: str,
+) -> None:
+    """A coordinator checks whom the routine names on a Saturday night or a Monday morning."""
+    monkeypatch.setattr("sys.stdin", io.StringIO("jag fick ett hotfullt mejl\n"))
+    assert main(["chat", "--org", "solvik", "--at", at]) == 0
+    assert expected in capsys.readouterr().out
+
+
+def test_the_terminal_chat_refuses_an_hour_it_cannot_read(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        main(["chat", "--at", "lördag kväll"])
+    assert "is not a date and time: write it as YYYY-MM-DDTHH:MM" in capsys.readouterr().err
+
+
+def test_run_says_what_it_waits_for_before_telegram_answers(
+    env: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Telegram unreachable at start: python-telegram-bot retries without a word at INFO."""
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+    monkeypatch.setattr("telegram.ext.Application.run_polling", lambda *a, **k: None)
+    with caplog.at_level(logging.INFO, logger="bot"):
+        assert main(["run"]) == 0
+    assert "connecting to Telegram; until it answers, the bot keeps trying" in caplog.text
+
+
+def test_check_of_a_file_that_is_no_routine_quotes_only_its_start(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`trygg check` on the wrong file (a list of accounts) must not print the whole file."""
+    other = tmp_path / "passwd"
+    other.write_text("\n".join(f"user{n}:x:{n}:{n}::/home/user{n}:/bin/sh" for n in range(50)))
+    assert main(["check", str(other)]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith(f"{other}:1:1: expected keys such as `schema: 1`, got 'user0:x:0:0")
+    assert out.rstrip().endswith("…'")
+    assert len(out) < 200 and "user49" not in out

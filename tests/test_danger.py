@@ -139,6 +139,24 @@ async def test_the_group_answer_starts_with_112(harness: Harness) -> None:
     assert "privat chatt" in said[0]
 
 
+async def test_a_non_member_who_tries_to_report_gets_112_first(harness: Harness) -> None:
+    said = texts(await harness.send(CARL, "/rapportera"))
+    assert said[0].startswith(DANGER_SV + "\nFör att rapportera behöver du vara med")
+    said = texts(await harness.send(CARL, "/report", language_code="en"))
+    assert said[0].startswith(DANGER_EN + "\nTo report, you need to be a member")
+
+
+async def test_the_apology_for_an_error_starts_with_112(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(user_id: int) -> None:
+        raise RuntimeError("the database is gone")
+
+    monkeypatch.setattr(harness.services.db, "get_profile", broken)
+    said = texts(await harness.send(ANNA, "jag fick ett hotfullt mejl"))
+    assert said == [DANGER_SV + "\nFörlåt, något gick fel hos mig. Försök igen om en stund."]
+
+
 @pytest.mark.parametrize("lang", ["sv", "en"])
 async def test_every_situation_starts_with_the_line_whatever_the_file_says(
     harness: Harness, lang: str

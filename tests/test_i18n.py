@@ -69,7 +69,7 @@ def test_every_command_has_a_menu_text_and_a_handler() -> None:
 def test_values_are_escaped_unless_already_html() -> None:
     assert t("join.welcome", "sv", organisation="<b>x</b> & co") == (
         "Välkommen! Du är nu med i <b>&lt;b&gt;x&lt;/b&gt; &amp; co</b>. "
-        "Skriv vad som har hänt eller använd /kontakt."
+        "Skriv vad som har hänt eller använd /kontakt.\n<b>Vid akut fara: ring 112.</b>"
     )
     assert "<i>ok</i>" in t("contact.guest_footer", "sv", answer=Html("<i>ok</i>"))
 

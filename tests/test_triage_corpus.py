@@ -21,7 +21,7 @@ from bot.routines.triage import triage
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "tests" / "fixtures" / "triage" / "corpus.yaml"
-FALSE_ALARMS_AT_MOST = 0.08  # measured 10 of 208 (4.8%): talk *about* knives, guns and fire
+FALSE_ALARMS_AT_MOST = 0.08  # measured 11 of 208 (5.3%): talk *about* knives, guns and fire
 
 
 def _corpus() -> dict[str, dict[str, list[str]]]:

@@ -19,9 +19,9 @@ from typing import Any, TextIO
 from telegram import Update
 from telegram.request import BaseRequest, RequestData
 
-from bot.app import build_application, running
+from bot.app import build_application, running, utc_now
 from bot.config import Settings
-from bot.context import TryggApp
+from bot.context import Clock, TryggApp
 from bot.devchat.transport import Call, RecordingRequest
 from bot.storage import Role
 
@@ -174,6 +174,7 @@ async def run_chat(
     out: TextIO = sys.stdout,
     data_dir: Path | None = None,
     invite: str | None = None,
+    clock: Clock = utc_now,
 ) -> int:
     """Chat until end of input, on the real routines.
 
@@ -184,7 +185,9 @@ async def run_chat(
     with tempfile.TemporaryDirectory(prefix="trygg-chat-") as tmp:
         settings = replace(settings, data_dir=data_dir or Path(tmp) / "data", token=None)
         request = PictureSavingRequest()
-        app = build_application(settings, request=request, updates_request=RecordingRequest())
+        app = build_application(
+            settings, request=request, updates_request=RecordingRequest(), clock=clock
+        )
         chat = TerminalChat(app, out, lang, request.saved)
         request.api.on_send = chat.on_send
         async with running(app):

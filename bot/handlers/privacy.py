@@ -23,11 +23,18 @@ def _escalation_after(routine: Routine) -> Duration:
     return Duration(within.amount * 2, within.unit)
 
 
+def _listed(names: list[str], lang: str) -> str:
+    """Names as a sentence says them: "A, B och C", not "A, B, C", which reads as one title."""
+    if len(names) < 2:
+        return "".join(names)
+    return f"{', '.join(names[:-1])} {t('word.and', lang)} {names[-1]}"
+
+
 def privacy_text(routine: Routine | None, lang: str) -> Html:
     """The screen for a member of `routine`, or the general one for someone in no organisation."""
     if routine is None:
         return t("privacy.guest", lang)
-    readers = ", ".join(c.name.get(lang) for c in routine.receiving_contacts())
+    readers = _listed([c.name.get(lang) for c in routine.receiving_contacts()], lang)
     escalate = [
         routine.contacts[ref].name.get(lang)
         for ref in routine.reminders.escalate_to
@@ -44,7 +51,7 @@ def privacy_text(routine: Routine | None, lang: str) -> Html:
                 "privacy.escalation",
                 lang,
                 within=duration_text(_escalation_after(routine), lang),
-                escalate=", ".join(escalate),
+                escalate=_listed(escalate, lang),
             )
         )
     lines.append(t("privacy.telegram", lang))

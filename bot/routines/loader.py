@@ -433,6 +433,9 @@ def _is_null(node: Node) -> bool:
     return isinstance(node, ScalarNode) and node.tag == _NULL_TAG
 
 
+_DESCRIBE_MAX = 60  # characters of a value quoted in a message
+
+
 def _describe(node: Node) -> str:
     """How a node looks to someone who wrote it, for `expected X, got Y`."""
     if isinstance(node, MappingNode):
@@ -441,7 +444,10 @@ def _describe(node: Node) -> str:
         return "a list"
     if _is_null(node):
         return "nothing"
-    return f"'{node.value}'"
+    value = str(node.value)
+    if len(value) > _DESCRIBE_MAX:  # a whole other file read as one value: its start says enough
+        value = value[: _DESCRIBE_MAX - 1].rstrip() + "…"
+    return f"'{value}'"
 
 
 def _line(node: Node) -> int:

@@ -112,7 +112,7 @@ _ACUTE_SV = (
     "kniv", "knivhugg", "knivhuggen", "vapen", "vapnet", "pistol", "gevär", "skjutvapen",
     "yxa", "yxan", "machete", "slagträ", "basebollträ", "hammare", "järnrör",
     "skjuta", "skjuter", "skjutit", "skjuten", "skott", "skottlossning", "bomb", "sprängämne",
-    "sprängladdning", "handgranat", "granat", "brandbomb",
+    "sprängladdning", "handgranat", "granat", "brandbomb", "sköt mot", "sköt på", "skjuter mot",
     # fire
     "brand", "brinner", "brinnande", "brann", "eld", "häller bensin", "luktar bensin",
     # killing and violence happening now
@@ -120,18 +120,23 @@ _ACUTE_SV = (
     "slår mig", "slog mig", "misshandlar", "attackerad", "attackerar", "angriper mig",
     "blir slagen", "strypa", "stryper", "strypgrepp", "håller fast mig", "slåss",
     "kastar sten", "kastade sten", "kastar på mig", "kastade på mig", "knivhögg",
-    "blöder", "blödning",
+    "blöder", "blödning", "skada mig", "skada oss", "döda mina", "döda min", "ring polisen",
+    "inlåst", "låst in mig", "gömmer mig", "siktar på mig", "slagit mig",
+    "kör efter mig", "krossar fönstret", "krossar rutan", "krossade rutan", "krossade fönstret",
+    "och är inne", "är inne i huset", "ryker", "full av rök",
     # someone there, now
     "står utanför", "utanför huset", "utanför dörren", "utanför mitt hus", "utanför min dörr",
     "han är utanför", "hon är utanför", "de är utanför", "någon är utanför",
     "han är här", "hon är här", "de är här", "någon är här", "hittat mig",
     "står och tittar", "tittar in genom", "knackar på fönstret", "smyger runt",
     "någon på min tomt", "någon i trädgården", "någon i mitt hus", "någon inne i huset",
-    "någon i min lägenhet", "väntar utanför", "följer efter", "förföljer nu",
+    "någon i min lägenhet", "väntar utanför", "följer efter", "förföljer nu", "blir förföljd",
+    "väntar på mig", "står i trapphuset", "nu i trapphuset",
     # breaking in
     "tar sig in", "ta sig in", "tagit sig in", "bryter sig in", "bryta sig in", "inbrott pågår",
     "bankar på dörren", "bankar på", "sparkar på dörren", "sparkar in", "bryta upp",
-    "rycker i dörren", "försöker komma in", "på väg in", "försöker ta sig in",
+    "rycker i dörren", "försöker komma in", "på väg in", "försöker ta sig in", "slår på dörren",
+    "bultar på dörren", "hamrar på dörren",
 )  # fmt: skip
 _ACUTE_EN = (
     "emergency", "help now", "in danger", "fear for my life",
@@ -149,6 +154,10 @@ _ACUTE_EN = (
     "someone in my house", "someone in my home", "someone in my flat",
     "following me", "is following",
     "breaking in", "broke in", "break in", "trying to get in", "kicking the door",
+    "broke into", "broken into", "breaking into", "break into", "hurt me", "kill my",
+    "chasing me", "smashed my window", "is inside", "hiding from", "i am hiding",
+    "smoke everywhere", "full of smoke", "at my door", "at the door with", "with a bat",
+    "aiming at me",
     "banging on the door",
 )  # fmt: skip
 # Emoji that stand for a weapon, fire, an explosion or a call for help: a frightened person may
@@ -171,6 +180,8 @@ _TYPO_ONE = ("kniv", "knife", "pistol", "vapen", "knivar")
 # English words that are acute as written but whose stems or fragments would not be
 # ("fired" from a job, "shot" in "screenshot", "stab" in "establish", "burn" in "burnout").
 _ACUTE_EXACT_ONLY = ("fire", "shot", "shots", "stab", "stabbed", "stabbing", "burning")
+# Swedish words of danger whose stem is a common word: "jagar" (chases) stems to "jag" (I).
+_ACUTE_SV_EXACT_ONLY = ("jagar mig", "jagade mig", "jagad", "jagas")
 # Fragments that make a word harmless for the acute check: committees ("arbetsutskott"), a
 # ride ("skjuts"), a tricky question ("knivig"), a coat of arms, a firewall, a panic attack.
 _BENIGN_FRAGMENTS = (
@@ -330,6 +341,8 @@ class TriageIndex:
             add(None, entry, "en", 1.0, exact=" " in entry)
         for entry in _ACUTE_EXACT_ONLY:
             add(None, entry, "en", 1.0, exact=True)
+        for entry in _ACUTE_SV_EXACT_ONLY:
+            add(None, entry, "sv", 1.0, exact=True)
         for index, situation in enumerate(self.situations):
             for lang, entries in situation.match.items():
                 for entry in entries:

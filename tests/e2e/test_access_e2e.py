@@ -28,6 +28,7 @@ LATER_TEXT = "Hej igen från samordnaren. LATER-5521"
 
 
 async def _report(server: FakeBotApiServer) -> str:
+    # The form opens with the optional free text (step 1), then the buttons.
     form = await say(server, REPORTER, "/rapportera", step(1))
     # Own words first (free recall, optional), then the buttons.
     form = await press(server, REPORTER, form, "rep:skip.description", step(2))
