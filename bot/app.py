@@ -36,7 +36,7 @@ from bot.invites import InviteService
 from bot.monitoring import Metrics, MetricsServer, ObservedRequest, TelegramWatch
 from bot.outbox import Outbox
 from bot.outbox import schedule as schedule_outbox
-from bot.reminders.jobs import start as start_reminders
+from bot.reminders import jobs as reminders
 from bot.render_cache import RenderCache
 from bot.reports import retention
 from bot.routines.registry import RoutineRegistry
@@ -49,6 +49,7 @@ RELOAD_JOB = "routine-reload"
 METRICS_JOB = "metrics-refresh"
 METRICS_INTERVAL = 5.0
 METRICS_GROUP = 1000
+REMINDERS_SEND_AT_START = "reminders-send-at-start"
 # How long a thread may hold the GIL while another waits for it (Python's default is 5 ms).
 # SQLite runs in aiosqlite's thread: a finished query needs the GIL to hand its result back,
 # and while the event loop is busy with other people's updates it waited up to 5 ms a query.
@@ -215,7 +216,12 @@ def _make_post_init(settings: Settings, clock: Clock) -> Any:
                 first=activity.INTERVAL_SECONDS,
                 name=activity.JOB_NAME,
             )
-        await start_reminders(app)  # what fell due while the bot was down, then every minute
+        # What fell due while the bot was down, then a pass on every minute.
+        await reminders.start_pass(app.bot_data.services)
+        if app.job_queue is not None:
+            _schedule_reminders(app, clock)
+        else:
+            log.warning("no job queue: reminders are only queued at start")
         if isinstance(inbox, InboxQueue):
             # Before polling or the webhook starts, so a user's old updates come first.
             await inbox.replay(app.bot)
@@ -247,6 +253,55 @@ def _schedule_retention(app: TryggApp) -> None:
     name = retention.JOB_NAME
     app.job_queue.run_daily(_purge, retention.DAILY_AT, name=name)
     app.job_queue.run_once(_purge, retention.STARTUP_DELAY, name=f"{name}-startup")
+
+
+def _schedule_reminders(app: TryggApp, clock: Clock) -> None:
+    """The reminders' pass just after every wall-clock minute (`bot.reminders.jobs` says why),
+    and one round of the outbox as soon as the application runs.
+
+    Runs in post_init after the pass at start, which only queued: what it queued (or what was
+    queued before a crash) goes out at once instead of one outbox interval later, since a
+    repeating job added before the scheduler starts counts its first interval from the start.
+    """
+    assert app.job_queue is not None
+    _book_reminders(app, clock())
+    # Never skipped as "missed".
+    app.job_queue.run_once(
+        _send_at_start,
+        when=0,
+        name=REMINDERS_SEND_AT_START,
+        job_kwargs={"misfire_grace_time": None},
+    )
+
+
+def _book_reminders(app: TryggApp, now: datetime) -> None:
+    """The next pass, just after the next minute of the bot's clock (booked again by every pass,
+    so the passes never drift off the minute)."""
+    if app.job_queue is None:
+        return
+    # Never skipped as "missed": a pass that wakes late (a stalled loop) still runs.
+    app.job_queue.run_once(
+        _remind,
+        when=reminders.seconds_to_next_minute(now),
+        name=reminders.JOB_NAME,
+        job_kwargs={"misfire_grace_time": None},
+    )
+
+
+async def _remind(context: TryggContext) -> None:
+    """On each minute: the next pass is booked first, then what fell due is queued and sent."""
+    services = context.services
+    _book_reminders(context.application, services.clock())  # type: ignore[arg-type]
+
+    async def send() -> None:
+        await services.outbox.kick(context.application)
+
+    await reminders.minute_pass(services, send)
+
+
+async def _send_at_start(context: TryggContext) -> None:
+    """Once, when the application has started: a round of the outbox."""
+    await context.services.outbox.send_due_if_idle(context.bot)
 
 
 async def _purge(context: TryggContext) -> None:

@@ -25,28 +25,18 @@ EDGE = (
     "bot.app",  # builds the Application, schedules every job
     "bot.context",  # the typed PTB context that app.py builds and handlers receive
     "bot.cli",  # the process's entry: `trygg run` starts PTB and checks the token
-    "bot.outbox",  # the sender: the one place that turns queued messages into Bot API calls
+    "bot.outbox.sender",  # the one place that turns queued messages into Bot API calls
     "bot.monitoring",  # wraps PTB's request object to count Telegram's failures and outages
     "bot.inbox",  # sits between PTB's Updater and its dispatcher: stores each update first
     "bot.devchat",  # the terminal chat and its fake Bot API
 )
 
 # Telegram imports outside the edge, as (module, imported module).
-KNOWN_TELEGRAM: set[tuple[str, str]] = {
-    # It schedules its own job on PTB's JobQueue; the domain should expose `async def`s and
-    # app.py should schedule them (issue 10 point 2), as it does for retention.
-    ("bot.reminders.jobs", "telegram.ext"),
-}
+KNOWN_TELEGRAM: set[tuple[str, str]] = set()
 
 # Imports that close a loop between packages, as (module, imported module). Removing all of
 # them leaves no loop; each names the work that removes it.
-KNOWN_LOOPS: set[tuple[str, str]] = {
-    # reminders -> context (-> outbox -> reminders): jobs take PTB's typed context to schedule
-    # themselves; app.py should schedule them (point 2).
-    ("bot.reminders.jobs", "bot.context"),
-    # outbox -> reminders: the pacing belongs with the outbox (point 2).
-    ("bot.outbox", "bot.reminders.pacing"),
-}
+KNOWN_LOOPS: set[tuple[str, str]] = set()
 
 
 def _module_name(path: Path) -> str:

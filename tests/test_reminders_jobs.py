@@ -23,8 +23,8 @@ from bot.config import Settings
 from bot.crypto import Sealer
 from bot.datadir import prepare_data_dir
 from bot.devchat.transport import Call, RecordingRequest
+from bot.outbox.pacing import Pacer
 from bot.reminders.jobs import JOB_NAME, run_due
-from bot.reminders.pacing import Pacer
 from bot.reports.model import Report, State
 from bot.storage import Database, Role
 from tests.conftest import OFFICE_HOURS, Clock, Harness, buttons, texts

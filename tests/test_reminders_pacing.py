@@ -23,7 +23,7 @@ from telegram import Bot
 from bot.crypto import Sealer
 from bot.devchat.transport import ApiReply, RecordingRequest, Response
 from bot.outbox import Outbox, message
-from bot.reminders.pacing import Pacer
+from bot.outbox.pacing import Pacer
 from bot.storage import Database
 
 NOW = datetime(2027, 1, 1, 8, 0, tzinfo=UTC)

@@ -14,8 +14,8 @@ from bot.config import Settings
 from bot.crypto import Sealer
 from bot.datadir import open_database, prepare_data_dir
 from bot.outbox import DEFAULT_INTERVAL
+from bot.outbox.pacing import RATE
 from bot.reminders.jobs import queue_digest
-from bot.reminders.pacing import RATE
 from bot.reminders.schedule import local_now
 from bot.routines.registry import RoutineRegistry
 

@@ -6,8 +6,12 @@ already recorded in `reminders_sent`, and for each of the others records its key
 messages in the outbox **in one transaction** (`Database.record_reminder`,
 `Database.record_broadcast`). A crash before that commit leaves nothing, so the next pass does it
 again; after it, the key stops every later pass. Nothing is kept in memory between passes, so the
-jobs are "rebuilt" simply by running a pass at start (`start`), before the first update: a
+jobs are "rebuilt" simply by running a pass at start (`start_pass`), before the first update: a
 reminder that fell due while the bot was down goes out once, after the start.
+
+This module knows no job queue: it offers the passes as plain `async def`s (`run_due`,
+`start_pass`, `minute_pass`) and the moment of the next one (`seconds_to_next_minute`);
+`bot.app` schedules them on python-telegram-bot's JobQueue.
 
 Who gets what:
 
@@ -30,14 +34,10 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
 
-from telegram.ext import Application
-
-from bot.context import Services, TryggApp, TryggContext
 from bot.crypto import Sealer
 from bot.health.gaps import needs_coordinator
 from bot.i18n import LANGUAGES, Html
@@ -46,7 +46,7 @@ from bot.reminders import texts
 from bot.reminders.schedule import GAP_FILE, Due, collect_due, gaps_due, quiet_until
 from bot.reports.model import Report
 from bot.reports.texts import case_buttons
-from bot.reports.workflow import reporter_lang
+from bot.reports.workflow import Desk, reporter_lang
 from bot.routines.loader import NATIONAL_FILE
 from bot.routines.models import DEFAULT_TIMEZONE, Event, Routine
 from bot.storage import Database, Membership, OutboxItem, Role
@@ -56,7 +56,7 @@ log = logging.getLogger(__name__)
 Payloads = Mapping[str, bytes]
 
 JOB_NAME = "reminders"
-START_SEND = "reminders-send-at-start"
+"""The name of the job `bot.app` books for the next pass."""
 INTERVAL = 60.0
 """Seconds between passes: one a minute, each just after the minute of the bot's clock."""
 WAKE_AFTER = 0.25
@@ -92,7 +92,7 @@ class PassStats:
 # --- one pass ----------------------------------------------------------------------------------
 
 
-async def run_due(services: Services, now: datetime | None = None) -> PassStats:
+async def run_due(services: Desk, now: datetime | None = None) -> PassStats:
     """Queue every reminder due at `now` (default: the services' clock) that was not yet."""
     now = services.clock() if now is None else now
     db, registry = services.db, services.registry
@@ -251,7 +251,7 @@ async def queue_digest(
 
 
 async def _act(
-    services: Services,
+    services: Desk,
     routine: Routine,
     due: Due,
     coordinators: Sequence[Membership],
@@ -337,7 +337,7 @@ async def _act(
 
 
 async def _gaps(
-    services: Services,
+    services: Desk,
     org_id: str,
     found: Sequence[Due],
     coordinators: Sequence[Membership],
@@ -390,60 +390,26 @@ def _count(stats: PassStats, kind: str, queued: int) -> None:
     stats.queued[kind] += queued
 
 
-# --- the job -----------------------------------------------------------------------------------
+# --- the passes the job runs ----------------------------------------------------------------------
 
 
-async def _job(context: TryggContext) -> None:
-    """On each minute: the next pass is booked first, then what fell due is queued and sent."""
-    _book_next(context.application, context.services.clock())  # type: ignore[arg-type]
-    stats = await run_due(context.services)
-    if stats.total:
-        await context.services.outbox.kick(context.application)
+async def start_pass(services: Desk) -> PassStats | None:
+    """The pass at start: what fell due while the bot was down. It only queues; the outbox sends.
 
-
-def _book_next(app: TryggApp, now: datetime) -> None:
-    """The next pass, just after the next minute of the bot's clock."""
-    if app.job_queue is None:
-        return
-    # Never skipped as "missed": a pass that wakes late (a stalled loop) still runs.
-    app.job_queue.run_once(
-        _job,
-        when=seconds_to_next_minute(now),
-        name=JOB_NAME,
-        job_kwargs={"misfire_grace_time": None},
-    )
-
-
-async def start(app: TryggApp) -> None:
-    """At start: one pass (what fell due while the bot was down), then one on every minute.
-
-    The pass only queues; the outbox job, which starts with the application, sends. Runs in
-    post_init, so it is done before the first update is handled.
+    Never raises (the bot must start; the job tries again in a minute): a failure is logged and
+    gives None.
     """
-    services = app.bot_data.services
-    if services is None:
-        raise RuntimeError("reminders are started before the services")
     try:
-        await run_due(services)
-    except Exception as error:  # the bot must start; the job tries again in a minute
+        return await run_due(services)
+    except Exception as error:
         log.warning("reminders: the pass at start failed (%s)", type(error).__name__)
-    if app.job_queue is None:
-        log.warning("no job queue: reminders are only queued at start")
-        return
-    _book_next(app, services.clock())
-    # What is queued (now, or before a crash) goes out as soon as the application runs. The
-    # outbox job's own first round comes one interval later: a repeating job added before the
-    # scheduler starts counts its first interval from the start. Never skipped as "missed".
-    app.job_queue.run_once(
-        _send_at_start, when=0, name=START_SEND, job_kwargs={"misfire_grace_time": None}
-    )
+        return None
 
 
-async def _send_at_start(context: TryggContext) -> None:
-    """Once, when the application has started: a round of the outbox."""
-    await context.services.outbox.send_due_if_idle(context.bot)
-
-
-def scheduled(app: Application[Any, Any, Any, Any, Any, Any]) -> bool:
-    """Whether the reminders job is registered (for /status-like checks and tests)."""
-    return app.job_queue is not None and bool(app.job_queue.get_jobs_by_name(JOB_NAME))
+async def minute_pass(services: Desk, send: Callable[[], Awaitable[object]]) -> PassStats:
+    """The pass of one minute: queue what fell due, then `send` it at once (the outbox's kick)
+    when anything was queued."""
+    stats = await run_due(services)
+    if stats.total:
+        await send()
+    return stats

@@ -19,7 +19,7 @@ together in the next one, so a burst costs one commit, not one per message.
 
 **Pace.** A round goes on while rows are due (urgent ones first, read `BATCH` at a time, so an
 urgent message queued during a long broadcast goes out within seconds), within Telegram's limits
-kept by `bot.reminders.pacing.Pacer`: 30 messages a second overall, one a second per chat (urgent
+kept by `bot.outbox.pacing.Pacer`: 30 messages a second overall, one a second per chat (urgent
 messages are only kept in order), 20 a minute per group (constructor parameters). Up to
 `MAX_IN_FLIGHT` requests are under way at once, never two to the same chat; a round starts with
 one and doubles with every answer, so an API that is away costs one failed request per round,
@@ -70,7 +70,7 @@ from telegram.error import (
 from telegram.ext import Application, CallbackContext, Job
 
 from bot.crypto import Sealer, SealError
-from bot.reminders.pacing import CHAT_INTERVAL, GROUP_PER_MINUTE, GUARD, RATE, Pacer
+from bot.outbox.pacing import CHAT_INTERVAL, GROUP_PER_MINUTE, GUARD, RATE, Pacer
 from bot.storage import Database, OutboxItem, OutboxRow
 
 __all__ = [
