@@ -1,5 +1,3 @@
-"""Reminders: what falls due when (`schedule`), the job that queues it once (`jobs`), the texts
-(`texts`), `trygg remind` (`cli`) and the pacing of the outbox under Telegram's limits (`pacing`).
-
-Nothing is imported here, so that `bot.outbox` can use `bot.reminders.pacing` without a cycle.
+"""Reminders: what falls due when (`schedule`), the passes that queue it once (`jobs`, run by
+`bot.app` on every minute), the texts (`texts`) and `trygg remind` (`cli`).
 """

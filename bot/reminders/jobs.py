@@ -41,12 +41,11 @@ from datetime import UTC, datetime
 from bot.crypto import Sealer
 from bot.health.gaps import needs_coordinator
 from bot.i18n import LANGUAGES, Html
-from bot.outbox import message
 from bot.reminders import texts
 from bot.reminders.schedule import GAP_FILE, Due, collect_due, gaps_due, quiet_until
 from bot.reports.model import Report
 from bot.reports.texts import case_buttons
-from bot.reports.workflow import Desk, reporter_lang
+from bot.reports.workflow import Desk, queued, reporter_lang
 from bot.routines.loader import NATIONAL_FILE
 from bot.routines.models import DEFAULT_TIMEZONE, Event, Routine
 from bot.storage import Database, Membership, OutboxItem, Role
@@ -205,7 +204,7 @@ def _item(
     report_id: int | None = None,
 ) -> OutboxItem:
     """A reminder for the outbox: to a chat, or (`chat_id` None) to the reporter of a report."""
-    item = message(
+    item = queued(
         sealer,
         dedupe,
         text,
