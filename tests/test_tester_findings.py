@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from bot.handlers import callbacks
-from tests.conftest import Harness, texts
+from tests.conftest import Harness, buttons, texts
 from tests.test_report_flow import _fill, _ref_of, rep
 
 REPORTER = 7_990_001
@@ -121,3 +121,85 @@ async def test_a_changed_telegram_language_is_kept_and_a_chosen_one_wins(org: Ha
 async def test_a_passer_by_leaves_no_language_behind(harness: Harness) -> None:
     await harness.send(7_990_999, "hej", language_code="en")
     assert await harness.services.db.get_user(7_990_999) is None
+
+
+# --- 3. Done on the impact step with nothing ticked ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("lang", "said", "wrong"),
+    [
+        ("sv", "Välj minst ett alternativ", "tidigare steg"),
+        ("en", "Choose at least one option", "earlier step"),
+    ],
+)
+async def test_done_with_nothing_ticked_asks_for_a_choice(
+    org: Harness, lang: str, said: str, wrong: str
+) -> None:
+    await org.send(REPORTER, "/rapportera", language_code=lang)
+    await org.press(REPORTER, rep("skip.description"), language_code=lang)
+    for data in [
+        "set.type.hot",
+        "set.channel.epost",
+        "set.month.2026-11",
+        "set.repeated.ja",
+        "set.perpetrator.kand",
+        "set.police.planerar",
+    ]:
+        await org.press(REPORTER, rep(data), language_code=lang)
+    calls = await org.press(REPORTER, rep("done.impact"), language_code=lang)
+    shown = texts(calls)
+    assert len(shown) == 1 and said in shown[0] and wrong not in shown[0]
+    assert rep("set.impact.ingen") in [d for _, d in buttons(calls)]  # the step again
+    draft = await org.services.db.get_draft(REPORTER)
+    assert draft is not None and draft.step == "impact"
+    await org.press(REPORTER, rep("set.impact.ingen"), language_code=lang)
+    await org.press(REPORTER, rep("done.impact"), language_code=lang)
+    draft = await org.services.db.get_draft(REPORTER)
+    assert draft is not None and draft.step == "gender"
+
+
+# --- 4. a reporter's old buttons after a close --------------------------------------------------
+
+
+async def _closed_report(org: Harness) -> str:
+    await _fill(org, REPORTER)
+    ref = _ref_of(await org.press(REPORTER, rep("send")))
+    await org.press(REPORTER, callbacks.relay(f"answer.{ref}"))  # a Svara pressed, never used
+    await org.press(SAKERHET, callbacks.case(f"close.{ref}"))
+    await org.press(SAKERHET, callbacks.case(f"closeok.{ref}"))
+    report = await org.services.db.get_report(ref)
+    assert report is not None and report.state.value == "closed"
+    return ref
+
+
+@pytest.mark.parametrize(
+    ("lang", "said"),
+    [
+        ("sv", ["är avslutad", "inte längre nå samordnaren", "Ring 112", "Ring ", "/rapportera"]),
+        ("en", ["is closed", "no longer reach the coordinator", "Call 112", "Call ", "/report"]),
+    ],
+)
+async def test_old_reporter_buttons_after_a_close_say_kindly_it_is_closed(
+    org: Harness, lang: str, said: list[str]
+) -> None:
+    ref = await _closed_report(org)
+    for verb in ("answer", "share", "shareyes", "send"):
+        calls = await org.press(REPORTER, callbacks.relay(f"{verb}.{ref}"), language_code=lang)
+        shown = texts(calls)
+        assert len(shown) == 1, shown
+        for part in said:
+            assert part in shown[0]
+        assert "hör inte till dig" not in shown[0] and "belong to you" not in shown[0]
+        # 112 first, then whom to call now (a number of the routine).
+        assert shown[0].index("112") < shown[0].index(said[3], shown[0].index("112") + 4)
+        assert "+46" in shown[0].split("112", 1)[1]
+    # Nothing was asked of the reporter: a text now is a question, not an answer.
+    assert await org.services.db.get_draft(REPORTER) is None
+
+
+async def test_someone_elses_open_report_is_still_not_found(org: Harness) -> None:
+    await _fill(org, REPORTER)
+    ref = _ref_of(await org.press(REPORTER, rep("send")))
+    calls = await org.press(7_990_555, callbacks.relay(f"answer.{ref}"))
+    assert "finns inte" in texts(calls)[0] and "avslutad" not in texts(calls)[0]

@@ -29,6 +29,7 @@ from bot.reports.texts import (
     case_state,
     case_text,
     close_confirm_buttons,
+    closed_for_reporter_text,
     confirm_buttons,
     report_line,
     status_marks,
@@ -231,9 +232,18 @@ async def _own_linked_report(
     if await refuse_outside_private(update, context):
         return None
     p = await profile(update, context)
-    report = await workflow.own_linked_report(context.services, p.user_id, ref)
-    if report is None:
-        await reply(update, t("case.not_found", p.lang))
+    services = context.services
+    report = await workflow.own_linked_report(services, p.user_id, ref)
+    if report is None or report.state == State.CLOSED:
+        # A close releases the link, so the button's owner cannot be told from anyone else;
+        # those buttons sit in a reporter's chat, and "not yours" would alarm its writer.
+        closed = report or await services.db.get_report(ref)
+        if closed is not None and closed.state == State.CLOSED:
+            routine = services.registry.get(closed.org_id)
+            text = closed_for_reporter_text(routine, closed, services.clock(), p.lang)
+            await reply(update, text)
+        else:
+            await reply(update, t("case.not_found", p.lang))
         return None
     return p, report
 

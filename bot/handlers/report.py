@@ -315,6 +315,9 @@ async def report_button_pressed(update: Update, context: TryggContext, arg: str)
     elif what == Pressed.EDIT_MENU:
         text, markup = render_edit_menu(draft, p.lang)
         await show(update, text, markup, p.lang)
+    elif what == Pressed.CHOOSE_FIRST:
+        text, markup = render_step(draft, p.lang, _today(context, p))
+        await show(update, t("report.choose_first", p.lang) + "\n\n" + text, markup, p.lang)
     elif what == Pressed.OLD_BUTTON:
         await reply(update, t("report.old_button", p.lang))
         await _reshow(update, context, p, draft)

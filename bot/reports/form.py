@@ -34,6 +34,7 @@ class Pressed(enum.Enum):
     EDIT_MENU = "edit_menu"
     SEND = "send"  # the caller sends with `ready_to_send` and the workflow's `submit`
     OLD_BUTTON = "old_button"  # the button does not fit the step: nothing changed
+    CHOOSE_FIRST = "choose_first"  # Done on the impact step with nothing ticked yet
     CHANGED = "changed"  # applied and saved: show the step the draft is at now
 
 
@@ -78,6 +79,8 @@ async def press(
     if verb == "edit" and not rest:
         return Press(Pressed.EDIT_MENU, draft)
     if apply(draft, verb, rest) is None:
+        if verb == "done" and rest == draft.step == "impact":
+            return Press(Pressed.CHOOSE_FIRST, draft)  # this step's button, just too early
         return Press(Pressed.OLD_BUTTON, draft)
     await db.save_draft(user_id, draft, now)
     return Press(Pressed.CHANGED, draft)
