@@ -5,8 +5,12 @@ for a coordinator whose contact receives nothing, and clear CLI errors."""
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
+
 import pytest
 
+from bot.cli import main
 from bot.handlers import callbacks
 from tests.conftest import Harness, buttons, texts
 from tests.test_report_flow import _fill, _ref_of, rep
@@ -203,3 +207,75 @@ async def test_someone_elses_open_report_is_still_not_found(org: Harness) -> Non
     ref = _ref_of(await org.press(REPORTER, rep("send")))
     calls = await org.press(7_990_555, callbacks.relay(f"answer.{ref}"))
     assert "finns inte" in texts(calls)[0] and "avslutad" not in texts(calls)[0]
+
+
+# --- 5. /arenden for a coordinator whose contact receives nothing -------------------------------
+
+
+@pytest.mark.parametrize(
+    ("lang", "said"),
+    [
+        ("sv", ["Kommunikationsavdelningen", "inte emot rapporter", "Säkerhetssamordnare"]),
+        ("en", ["Communications department", "does not receive reports", "Security coordinator"]),
+    ],
+)
+async def test_cases_says_when_the_coordinators_contact_receives_nothing(
+    org: Harness, lang: str, said: list[str]
+) -> None:
+    await org.join(PRESS, "solvik", role="coordinator", contact="kommunikation")
+    await _fill(org, REPORTER)
+    await org.press(REPORTER, rep("send"))
+    shown = texts(await org.send(PRESS, "/arenden", language_code=lang))
+    assert len(shown) == 1
+    for part in said:
+        assert part in shown[0]
+    assert "Inga öppna rapporter" not in shown[0] and "No open reports" not in shown[0]
+
+
+async def test_cases_with_nothing_open_for_a_receiving_contact_says_so(org: Harness) -> None:
+    assert texts(await org.send(SAKERHET, "/arenden")) == ["Inga öppna rapporter."]
+
+
+# --- 6. clear CLI errors ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def env(tmp_path: Path, routines_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("TRYGG_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("TRYGG_ROUTINES", str(routines_dir))
+    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
+    return routines_dir
+
+
+@pytest.mark.parametrize("value", ["garbage", "2026-13-45T25:00", " "])
+def test_a_fake_clock_that_cannot_be_read_is_refused_in_one_line(
+    env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("TRYGG_FAKE_NOW", value)
+    monkeypatch.setattr("sys.stdin", io.StringIO("jag fick ett hotfullt mejl\n"))
+    if not value.strip():  # set but empty: no hook, the real clock
+        assert main(["chat", "--org", "solvik"]) == 0
+        return
+    assert main(["chat", "--org", "solvik"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "failed (ValueError)" not in err
+    assert err.strip().splitlines() == [
+        f"trygg: TRYGG_FAKE_NOW={value!r} is not a moment: write it as 2026-12-05T22:00+01:00"
+    ]
+
+
+@pytest.mark.parametrize("expires", ["-5d", "-1mo"])
+def test_a_negative_expiry_is_a_clear_error(
+    env: Path, capsys: pytest.CaptureFixture[str], expires: str
+) -> None:
+    with pytest.raises(SystemExit):
+        main(["invite", "--org", "solvik", "--role", "member", "--expires", expires])
+    err = capsys.readouterr().err
+    assert "expected one argument" not in err
+    assert "--expires must be a duration such as 30d" in err
+
+
+def test_a_zero_expiry_is_a_clear_error(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["invite", "--org", "solvik", "--role", "member", "--expires", "0d"])
+    assert "is zero: a duration must be at least 1" in capsys.readouterr().err
