@@ -122,6 +122,19 @@ async def test_a_changed_telegram_language_is_kept_and_a_chosen_one_wins(org: Ha
     assert "Ny rapport" in await _new_case_text(org, SAKERHET)
 
 
+async def test_the_digest_reaches_a_member_with_telegram_in_english_in_english(
+    org: Harness,
+) -> None:
+    english = 7_990_104
+    await org.join(english, "solvik", language_code="en")
+    await org.send(SAKERHET, "/paminn")  # the digest to every member, now
+    await org.services.outbox.kick(org.app)
+    got = texts(org.transport.sent_to(english))
+    assert any("Your procedure for threats and hate" in text for text in got), got
+    reporter_got = texts(org.transport.sent_to(REPORTER))
+    assert any("Din rutin vid hot och hat" in text for text in reporter_got)
+
+
 async def test_a_passer_by_leaves_no_language_behind(harness: Harness) -> None:
     await harness.send(7_990_999, "hej", language_code="en")
     assert await harness.services.db.get_user(7_990_999) is None
