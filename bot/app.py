@@ -25,7 +25,7 @@ from telegram.ext import (
 from telegram.request import BaseRequest, HTTPXRequest
 
 from bot import activity
-from bot.config import Settings
+from bot.config import ConfigError, Settings
 from bot.context import BotData, Clock, Services, TryggApp, TryggContext
 from bot.crypto import Sealer
 from bot.datadir import open_database, prepare_data_dir
@@ -68,9 +68,16 @@ def utc_now() -> datetime:
 
 def testing_clock(raw: str | None) -> Clock | None:
     """The clock of `TRYGG_FAKE_NOW` (see `FAKE_NOW`), or None when it is not set."""
-    if not raw:
+    if not raw or not raw.strip():
         return None
-    start = datetime.fromisoformat(raw)
+    try:
+        start = datetime.fromisoformat(raw.strip())
+    except ValueError:
+        # A testing hook set wrong must stop the start: the real clock instead would mislead.
+        shown = raw if len(raw) <= 40 else raw[:40] + "…"
+        raise ConfigError(
+            [f"{FAKE_NOW}={shown!r} is not a moment: write it as 2026-12-05T22:00+01:00"]
+        ) from None
     if start.tzinfo is None:
         start = start.replace(tzinfo=UTC)
     offset = start - utc_now()

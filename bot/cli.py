@@ -224,6 +224,10 @@ def routine_warnings(routine: Routine) -> list[str]:
 
 def parse_expiry(text: str) -> timedelta:
     """A duration as routine files write them (`30d`, `1mo`; a month is 30 days here)."""
+    if text.strip().startswith("-"):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is negative: --expires must be a duration such as 30d"
+        )
     try:
         return parse_duration(text).as_timedelta()
     except ValueError as error:
@@ -775,6 +779,24 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return 0
 
 
+def _glue_negative_expiry(argv: Sequence[str] | None) -> list[str]:
+    """`--expires -5d` as `--expires=-5d`: argparse takes "-5d" for an option and says only
+    "expected one argument"; glued, the value reaches `parse_expiry`, which says what is wrong."""
+    given = list(sys.argv[1:] if argv is None else argv)
+    glued: list[str] = []
+    index = 0
+    while index < len(given):
+        arg = given[index]
+        following = given[index + 1] if index + 1 < len(given) else ""
+        if arg == "--expires" and following.startswith("-") and following[1:2].isdigit():
+            glued.append(f"--expires={following}")
+            index += 2
+            continue
+        glued.append(arg)
+        index += 1
+    return glued
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; errors an operator can cause end as one line and exit code 1 or 2."""
     # python-telegram-bot 22 warns when it builds a RetryAfter unless durations are timedeltas;
@@ -788,6 +810,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # A wrong or missing key, an unusable folder, backup or database: messages written
         # for the operator, naming files and versions, never data.
         print(f"trygg: {error}", file=sys.stderr)
+        return 2
+    except ConfigError as error:  # found after the settings were read (TRYGG_FAKE_NOW)
+        for problem in error.problems:
+            print(f"trygg: {problem}", file=sys.stderr)
         return 2
     except OSError as error:
         where = f"{error.filename}: " if error.filename else ""
@@ -808,7 +834,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(_glue_negative_expiry(argv))
     if getattr(args, "uses", None) is None and getattr(args, "role", None) in (
         "coordinator",
         "national",

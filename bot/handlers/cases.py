@@ -22,13 +22,14 @@ from bot.handlers import callbacks
 from bot.handlers.common import Profile, is_private, markup, profile, reply
 from bot.i18n import Html, t
 from bot.reports import workflow
-from bot.reports.access import may_act
+from bot.reports.access import may_act, receiving_contact_ids
 from bot.reports.model import Report, State
 from bot.reports.texts import (
     case_buttons,
     case_state,
     case_text,
     close_confirm_buttons,
+    closed_for_reporter_text,
     confirm_buttons,
     report_line,
     status_marks,
@@ -209,7 +210,7 @@ async def cases_command(update: Update, context: TryggContext) -> None:
         return
     reports = await workflow.waiting_reports(context.services.db, p.membership, p.routine)
     if not reports:
-        await reply(update, t("case.none_open", p.lang))
+        await reply(update, _none_open(p.routine, p.membership.contact_id, p.lang))
         return
     lines: list[str] = [t("case.list_head", p.lang, count=len(reports))]
     buttons = []
@@ -219,6 +220,20 @@ async def cases_command(update: Update, context: TryggContext) -> None:
             [{"text": report.ref, "callback_data": callbacks.case(f"show.{report.ref}")}]
         )
     await reply(update, "\n".join(lines), markup(buttons))
+
+
+def _none_open(routine: Routine, contact_id: str | None, lang: str) -> str:
+    """Nothing to list: say why when the coordinator's contact receives no reports at all, so
+    "no open reports" is never read as "nothing has happened"."""
+    escalated = set(routine.reminders.escalate_to)
+    if contact_id is not None and contact_id in receiving_contact_ids(routine) | escalated:
+        return t("case.none_open", lang)
+    contact = routine.contacts.get(contact_id or "")
+    role = contact.name.get(lang) if contact is not None else (contact_id or "")
+    receivers = ", ".join(c.name.get(lang) for c in routine.receiving_contacts())
+    if not receivers:
+        return t("case.role_receives_nothing_nobody", lang, role=role)
+    return t("case.role_receives_nothing", lang, role=role, receivers=receivers)
 
 
 # --- the relay -----------------------------------------------------------------------------
@@ -231,9 +246,18 @@ async def _own_linked_report(
     if await refuse_outside_private(update, context):
         return None
     p = await profile(update, context)
-    report = await workflow.own_linked_report(context.services, p.user_id, ref)
-    if report is None:
-        await reply(update, t("case.not_found", p.lang))
+    services = context.services
+    report = await workflow.own_linked_report(services, p.user_id, ref)
+    if report is None or report.state == State.CLOSED:
+        # A close releases the link, so the button's owner cannot be told from anyone else;
+        # those buttons sit in a reporter's chat, and "not yours" would alarm its writer.
+        closed = report or await services.db.get_report(ref)
+        if closed is not None and closed.state == State.CLOSED:
+            routine = services.registry.get(closed.org_id)
+            text = closed_for_reporter_text(routine, closed, services.clock(), p.lang)
+            await reply(update, text)
+        else:
+            await reply(update, t("case.not_found", p.lang))
         return None
     return p, report
 

@@ -12,7 +12,7 @@ from bot.handlers import callbacks
 from bot.handlers.render import split_html
 from bot.i18n import normalise_language, t
 from bot.routines.models import National, Routine
-from bot.storage import Membership
+from bot.storage import Membership, User
 
 
 @dataclass(frozen=True)
@@ -45,11 +45,31 @@ async def profile(update: Update, context: TryggContext) -> Profile:
         raise ValueError("update without a user")
     services = context.services
     stored, membership = await services.db.get_profile(user.id)
+    await remember_language(update, context, stored)
     lang = stored.lang if stored and stored.lang_chosen and stored.lang else None
     if lang is None:
         lang = normalise_language(user.language_code)
     routine = services.registry.get(membership.org_id) if membership else None
     return Profile(user.id, lang, membership, routine, services.registry.national)
+
+
+async def remember_language(
+    update: Update, context: TryggContext, stored: User | None, *, joined: bool = False
+) -> None:
+    """Keep Telegram's language of a known user (never over one chosen with /sprak).
+
+    Live answers read it from each update, but queued messages (a new case to a coordinator,
+    reminders, notices) have no update to read it from: they use `users.lang`. A write only
+    when it changed (one comparison per update), and only for a user the bot already keeps
+    (a row is made when joining: `joined`), so a passer-by leaves nothing behind.
+    """
+    user = update.effective_user
+    if user is None or not user.language_code or (stored is None and not joined):
+        return
+    guessed = normalise_language(user.language_code)
+    if stored is not None and (stored.lang_chosen or stored.lang == guessed):
+        return
+    await context.services.db.set_language(user.id, guessed, False, context.services.clock())
 
 
 async def reply(

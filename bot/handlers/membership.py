@@ -10,7 +10,7 @@ from bot import activity
 from bot.context import TryggContext
 from bot.handlers import callbacks, cases
 from bot.handlers.commands import publish_chat_commands
-from bot.handlers.common import profile, reply
+from bot.handlers.common import profile, remember_language, reply
 from bot.handlers.contact import show_menu
 from bot.i18n import t
 from bot.invites import Invite, InviteFailure
@@ -103,6 +103,7 @@ async def _join(update: Update, context: TryggContext, code: str, *, confirmed: 
         await reply(update, t(f"join.{redeemed.name.lower()}", p.lang))
         return
     activity.count("joins")  # never a line per join: it would date the member's first report
+    await remember_language(update, context, None, joined=True)
     key = "join.welcome_coordinator" if redeemed.role == "coordinator" else "join.welcome"
     contact_name = (
         routine.contacts[redeemed.contact_id].name.get(p.lang) if redeemed.contact_id else ""
@@ -151,6 +152,7 @@ async def _join_national(
         await reply(update, t(f"join.{redeemed.name.lower()}", p.lang))
         return
     activity.count("joins")
+    await remember_language(update, context, None, joined=True)
     await reply(update, t("join.welcome_national", p.lang))
     await publish_chat_commands(context.bot, p.user_id, redeemed.role)
     await show_menu(update, context)

@@ -315,6 +315,9 @@ async def report_button_pressed(update: Update, context: TryggContext, arg: str)
     elif what == Pressed.EDIT_MENU:
         text, markup = render_edit_menu(draft, p.lang)
         await show(update, text, markup, p.lang)
+    elif what == Pressed.CHOOSE_FIRST:
+        text, markup = render_step(draft, p.lang, _today(context, p))
+        await show(update, t("report.choose_first", p.lang) + "\n\n" + text, markup, p.lang)
     elif what == Pressed.OLD_BUTTON:
         await reply(update, t("report.old_button", p.lang))
         await _reshow(update, context, p, draft)
@@ -338,8 +341,16 @@ async def description_text(update: Update, context: TryggContext, p: Profile, dr
     """The free text of the description: redacted at once, only the redacted text is kept."""
     message = update.effective_message
     raw = (message.text or "") if message else ""
-    await form.describe(context.services.db, p.user_id, draft, raw, context.services.clock())
-    await _reshow(update, context, p, draft)
+    services = context.services
+    dropped = await form.describe(services.db, p.user_id, draft, raw, services.clock())
+    if not dropped:
+        await _reshow(update, context, p, draft)
+        return
+    # Never cut without a word: what was kept, and how to get the rest in.
+    limit = f"{model.DESCRIPTION_LIMIT:,}".replace(",", " " if p.lang == "sv" else ",")
+    note = t("report.description_shortened", p.lang, limit=limit, dropped=dropped)
+    text, markup = render_step(draft, p.lang, _today(context, p))
+    await reply(update, note + "\n\n" + text, markup)
 
 
 async def _send(update: Update, context: TryggContext, p: Profile, draft: Draft) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.reports import model
-from bot.reports.anonymise import anonymise
+from bot.reports.anonymise import PLACEHOLDERS, anonymise
 from bot.reports.model import CHOICES, SITUATION_TYPES, STEPS, Draft
 from bot.storage import Database
 
@@ -34,6 +34,7 @@ class Pressed(enum.Enum):
     EDIT_MENU = "edit_menu"
     SEND = "send"  # the caller sends with `ready_to_send` and the workflow's `submit`
     OLD_BUTTON = "old_button"  # the button does not fit the step: nothing changed
+    CHOOSE_FIRST = "choose_first"  # Done on the impact step with nothing ticked yet
     CHANGED = "changed"  # applied and saved: show the step the draft is at now
 
 
@@ -78,15 +79,39 @@ async def press(
     if verb == "edit" and not rest:
         return Press(Pressed.EDIT_MENU, draft)
     if apply(draft, verb, rest) is None:
+        if verb == "done" and rest == draft.step == "impact":
+            return Press(Pressed.CHOOSE_FIRST, draft)  # this step's button, just too early
         return Press(Pressed.OLD_BUTTON, draft)
     await db.save_draft(user_id, draft, now)
     return Press(Pressed.CHANGED, draft)
 
 
-async def describe(db: Database, user_id: int, draft: Draft, raw: str, now: datetime) -> None:
-    """The free text of the description: redacted at once, only the redacted text is kept."""
-    draft.values["description"] = anonymise(raw[: model.DESCRIPTION_LIMIT]).text
+async def describe(db: Database, user_id: int, draft: Draft, raw: str, now: datetime) -> int:
+    """The free text of the description: redacted at once, only the redacted text is kept.
+
+    A message is added to the text written before (people tell in several messages; "Skriv
+    om" starts afresh). The whole is kept to DESCRIPTION_LIMIT characters; the count of
+    characters that did not fit is returned, so the user can be told (0: all was kept).
+    Redaction runs before the cut, so a cut never leaves half a phone number unrecognised.
+    """
+    added = anonymise(raw).text.strip()
+    before = str(draft.values.get("description") or "")
+    whole = f"{before}\n\n{added}" if before and added else (before or added)
+    kept = _cut(whole, model.DESCRIPTION_LIMIT)
+    draft.values["description"] = kept
     await db.save_draft(user_id, draft, now)
+    return len(whole) - len(kept)
+
+
+def _cut(text: str, limit: int) -> str:
+    """`text` to at most `limit` characters, never ending in half a placeholder ("[tele")."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    start = cut.rfind("[")
+    if start > cut.rfind("]") and any(text.startswith(p, start) for p in PLACEHOLDERS.values()):
+        cut = cut[:start]
+    return cut
 
 
 async def ready_to_send(db: Database, user_id: int, draft: Draft, now: datetime) -> Pressed:

@@ -15,7 +15,7 @@ from bot import callbacks
 from bot.fragments import phone_link
 from bot.i18n import LANGUAGES, Html, escape, t, words
 from bot.reports import model
-from bot.reports.access import Expectation
+from bot.reports.access import Expectation, call_now
 from bot.reports.model import STEPS, Report, State
 from bot.routines.models import Duration, Routine, add_months
 
@@ -211,4 +211,22 @@ def receipt_text(
         )
     lines.append(t("receipt.emergency", lang))
     lines.append(t("receipt.next", lang))
+    return Html("\n".join(lines))
+
+
+def closed_for_reporter_text(
+    routine: Routine | None, report: Report, now: datetime, lang: str
+) -> Html:
+    """A reporter's old button (Svara, Visa vem jag är) on a closed report: kindly, the case is
+    closed and the coordinator cannot be reached through the bot any more; 112 if in danger,
+    else whom to call now, and that a new report is always possible."""
+    lines = [t("relay.closed_button", lang, ref=report.ref), t("relay.closed_danger", lang)]
+    contact = call_now(routine, now) if routine is not None else None
+    if contact is not None:
+        lines.append(
+            t("relay.closed_call", lang, contact=contact.name.get(lang), phone=phone_link(contact))
+        )
+    else:
+        lines.append(t("relay.closed_police", lang))
+    lines.append(t("relay.closed_again", lang))
     return Html("\n".join(lines))

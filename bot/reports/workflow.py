@@ -106,13 +106,14 @@ async def receiving_coordinators(
 async def languages(
     db: Database, members: Sequence[Membership], routine: Routine | None
 ) -> dict[int, str]:
-    """Each member's language: the one they chose, else the organisation's. One query."""
+    """Each member's language: the one they chose, else their Telegram's (kept when they
+    joined or last wrote), else the organisation's. One query."""
     users = await db.users_by_id([m.user_id for m in members])
     default = routine.organisation.default_language if routine else DEFAULT_LANGUAGE
     found = {}
     for m in members:
         user = users.get(m.user_id)
-        if user is not None and user.lang_chosen and user.lang:
+        if user is not None and user.lang and user.lang in LANGUAGES:
             found[m.user_id] = user.lang
         else:
             found[m.user_id] = default

@@ -81,7 +81,7 @@ async def test_only_the_receiving_coordinator_acts_and_revoke_stops_a_reply_midw
     ref = await _report(server)
 
     case = await server.wait_for(KARIN, f"Ny rapport {ref}")
-    pia: dict[str, Any] = await say(server, PIA, "/arenden", "Inga öppna rapporter")
+    pia: dict[str, Any] = await say(server, PIA, "/arenden", "inte emot rapporter")
     for verb in ("show", "ack", "reply", "close"):
         server.push_callback(PIA, pia["message_id"], f"case:{verb}.{ref}")
         await server.wait_for(PIA, "Den rapporten finns inte")
