@@ -80,8 +80,9 @@ PRESSES = (
     "done.impact",
     "set.gender.kvinna",
 )
-AFTER_DESCRIPTION = ("keep", "set.contact_me.ja", "send")
-UPDATES_PER_REPORT = 1 + len(PRESSES) + 1 + len(AFTER_DESCRIPTION)
+AFTER_PRESSES = ("set.contact_me.ja", "send")
+# /rapportera, the description in the reporter's own words (step 1) and "keep" it, the buttons.
+UPDATES_PER_REPORT = 1 + 2 + len(PRESSES) + len(AFTER_PRESSES)
 
 ANONYMISE_ROUNDS = 7
 
@@ -121,10 +122,8 @@ class _Driver:
     async def report(self, user: int) -> None:
         """One complete report, from /rapportera to Send."""
         await self.send(user, "/rapportera")
-        for arg in PRESSES:
-            await self.press(user, arg)
-        await self.send(user, DESCRIPTION)
-        for arg in AFTER_DESCRIPTION:
+        await self.send(user, DESCRIPTION)  # own words first (free recall), then the buttons
+        for arg in ("keep", *PRESSES, *AFTER_PRESSES):
             await self.press(user, arg)
 
 
