@@ -73,9 +73,15 @@ LIMIT :limit
 _MARK_SENT = """
 UPDATE outbox SET sent_at = :now, payload = x''
 WHERE id IN (SELECT value FROM json_each(:ids)) AND sent_at IS NULL AND dead_reason IS NULL
-RETURNING member_key, report_id,
-          EXISTS (SELECT 1 FROM users u
-                  WHERE u.member_key = outbox.member_key AND u.blocked_on IS NOT NULL) AS blocked
+RETURNING member_key, report_id
+"""
+
+# Which of the chats that just accepted a message were marked blocked. Not a subquery of the
+# RETURNING clause above: SQLite cannot use the users' index there and scanned the whole table
+# for every row, which made a digest to 40,000 members four times slower.
+_BLOCKED_AMONG = """
+SELECT member_key FROM users
+WHERE member_key IN (SELECT value FROM json_each(:keys)) AND blocked_on IS NOT NULL
 """
 
 _DEAD_REASON = re.compile(r"[a-z][a-z0-9_]{0,31}")
@@ -251,7 +257,9 @@ class OutboxQueries(_Core):
             rows = await _all(
                 conn, _MARK_SENT, {"ids": json.dumps(list(outbox_ids)), "now": to_db_time(now)}
             )
-        blocked = sorted({row["member_key"] for row in rows if row["blocked"]})
+            keys = sorted({row["member_key"] for row in rows if row["member_key"]})
+            found = await _all(conn, _BLOCKED_AMONG, {"keys": json.dumps(keys)}) if keys else []
+        blocked = sorted(row["member_key"] for row in found)
         released = sorted({row["report_id"] for row in rows if row["report_id"]})
         if blocked or released:
             async with self._write() as conn:
