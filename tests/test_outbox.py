@@ -475,3 +475,25 @@ async def test_schedule_registers_a_repeating_job_that_sends(
         await job.run(app)
         assert len(rr.sent_to(1)) == 1
         job.schedule_removal()
+
+
+async def test_marking_a_burst_sent_finds_blocked_members_by_index(tmp_path: Path) -> None:
+    """A digest to 40,000 members marks them sent in bursts; looking up which were blocked by
+    scanning every member for every row made it four times slower. The plan must use the index.
+    """
+    from bot.storage.outbox import _BLOCKED_AMONG, _MARK_SENT
+
+    path = tmp_path / "plan.sqlite3"
+    await (await Database.open(path)).close()
+    conn = sqlite3.connect(path)
+    try:
+        plans = [
+            " ".join(str(row[3]) for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}", params))
+            for sql, params in (
+                (_BLOCKED_AMONG, {"keys": "[]"}),
+                (_MARK_SENT, {"ids": "[]", "now": "x"}),
+            )
+        ]
+    finally:
+        conn.close()
+    assert all("SCAN u" not in plan and "SCAN users" not in plan for plan in plans), plans
