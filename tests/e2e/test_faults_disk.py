@@ -219,7 +219,9 @@ async def _full_and_locked(
 
 async def _locked(bot: RunningBot, server: FakeBotApiServer, data_dir: Path) -> None:
     mark = len(bot.log())
-    other = sqlite3.connect(data_dir / "trygg.sqlite3", isolation_level=None, timeout=0)
+    # The bot writes now and then on its own (the inbox, the outbox, the minute's reminders):
+    # the other process waits for such a moment to end before it takes the lock for itself.
+    other = sqlite3.connect(data_dir / "trygg.sqlite3", isolation_level=None, timeout=10)
     try:
         other.execute("BEGIN EXCLUSIVE")
         locked_at = time.monotonic()
