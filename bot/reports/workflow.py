@@ -212,22 +212,6 @@ def reporter_item(
     )
 
 
-async def tell_reporter(
-    desk: Desk,
-    report: Report,
-    lang: str,
-    key: str,
-    dedupe: str,
-    buttons: Buttons | None = None,
-    **values: Any,
-) -> None:
-    """Queue a message to the reporter, through the sealed link; nothing if there is none."""
-    if await desk.db.link_of(report.id) is None:
-        return
-    item = reporter_item(desk, report, lang, key, dedupe, buttons, **values)
-    await desk.db.enqueue([item], desk.clock())
-
-
 async def is_linked(db: Database, report: Report) -> bool:
     """Whether the reporter can still be reached (asked to be contacted, link not released)."""
     return await db.link_of(report.id) is not None
@@ -491,17 +475,8 @@ async def relay_staged(
         with_buttons=True,
         text=answer,
     )
-    sent = t("relay.sent", lang, ref=report.ref)
     items.append(
-        queued(
-            desk.sealer,
-            f"relay-sent:{report.ref}:{stamp}",
-            sent,
-            None,
-            to_reporter=True,
-            report_id=report.id,
-            urgent=True,
-        )
+        reporter_item(desk, report, lang, "relay.sent", f"relay-sent:{report.ref}:{stamp}")
     )
     return await desk.db.consume_pending(key, items, desk.clock())
 
@@ -596,18 +571,8 @@ async def take_text(
         items = await coordinator_items(
             desk, routine, report, "relay.added", f"add:{report.ref}:{stamp}", text=redacted
         )
-        added = t("mine.added", lang, ref=report.ref, text=redacted)
-        items.append(
-            queued(
-                desk.sealer,
-                f"add-sent:{report.ref}:{stamp}",
-                added,
-                None,
-                to_reporter=True,
-                report_id=report.id,
-                urgent=True,
-            )
-        )
+        dedupe = f"add-sent:{report.ref}:{stamp}"
+        items.append(reporter_item(desk, report, lang, "mine.added", dedupe, text=redacted))
         await db.consume_pending(key, items, desk.clock())
         return TextTaken(Taken.ADDED, report, routine, redacted)
     await db.clear_pending(key)

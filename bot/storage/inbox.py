@@ -63,9 +63,3 @@ class InboxQueries(_Core):
                 conn, "SELECT payload FROM receipts WHERE update_id = :id", {"id": update_id}
             )
         return None if row is None else bytes(row["payload"])
-
-    async def inbox_last(self) -> int | None:
-        """The highest update id ever stored, or None before the first."""
-        async with self._read() as conn:
-            row = await _one(conn, "SELECT last_update_id FROM inbox_mark WHERE id = 1", {})
-        return None if row is None else int(row["last_update_id"])
