@@ -11,27 +11,34 @@ import asyncio
 import logging
 import os
 import re
+import sqlite3
 import stat
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import aiosqlite
 
 from bot.crypto import KEY_SIZE, Sealer, SealError
+from bot.storage.inline import Body, finish, is_busy, open_inline, transaction
 from bot.storage.migrations import migrate, rollback
 from bot.storage.records import StorageError
 
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 5000
+"""How long a statement on aiosqlite's thread waits for another process's write lock (a CLI
+command, a backup)."""
 
 INBOX_BUSY_MS = 200
 """The longest an update waits to be stored in the inbox while another process holds the lock."""
-"""How long a statement waits for another process's write lock (a CLI command, a backup)."""
+
+INLINE_COMMITS_PER_CHECKPOINT = 256
+"""Commits on the inline connection (which never checkpoints itself) between two PASSIVE
+checkpoints on aiosqlite's thread: a few pages each, about SQLite's default of 1,000 pages."""
 
 DB_FILE_MODE = 0o600
 """Owner-only: the file names who is a member of which organisation."""
@@ -39,6 +46,8 @@ DB_FILE_MODE = 0o600
 _SIDE_FILES = ("-wal", "-shm", "-journal")
 
 Params = Mapping[str, Any]
+
+T = TypeVar("T")
 
 
 def to_db_time(moment: datetime) -> str:
@@ -121,6 +130,23 @@ async def _run(conn: aiosqlite.Connection, sql: str, params: Params | None = Non
 async def _pragma(conn: aiosqlite.Connection, sql: str) -> Any:
     row = await _one(conn, sql, {})
     return None if row is None else row[0]
+
+
+async def _in_worker(conn: aiosqlite.Connection, fn: Callable[..., T], *args: Any) -> T:
+    """`fn(sqlite3 connection, *args)` on aiosqlite's thread, in ONE hop.
+
+    The one place that uses aiosqlite's private API: it offers no public way to run a function
+    on its thread (`Connection._execute`) nor to reach the sqlite3 connection there (`_conn`).
+    pyproject.toml pins aiosqlite below the next minor version, and tests/test_storage_inline.py
+    fails if either disappears.
+    """
+    raw: sqlite3.Connection = conn._conn
+    result: T = await conn._execute(fn, raw, *args)  # type: ignore[no-untyped-call]
+    return result
+
+
+def _passive_checkpoint(conn: sqlite3.Connection) -> None:
+    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
 
 def _prepare_file(path: Path) -> None:
@@ -335,11 +361,17 @@ class _Core:
     """The connection and what every group of queries shares. Create a `Database` with
     `await Database.open(path)`; this class alone has no queries."""
 
-    def __init__(self, conn: aiosqlite.Connection, path: Path, sealer: Sealer) -> None:
+    def __init__(
+        self, conn: aiosqlite.Connection, inline: sqlite3.Connection, path: Path, sealer: Sealer
+    ) -> None:
         self._conn = conn
+        self._inline = inline
         self.path = path
         self._sealer = sealer
+        # Held by a coroutine while it uses aiosqlite's connection; while it is free nothing is
+        # under way there, so a body can run inline (see `_query`, `_transact`).
         self._lock = asyncio.Lock()
+        self._inline_commits = 0
         self._closed = False
 
     @classmethod
@@ -363,10 +395,11 @@ class _Core:
             converted = await _convert_legacy(conn, sealer)
             if sealer is not None:
                 await _check_key(conn, sealer)
+            inline = open_inline(path)
         except BaseException:
             await conn.close()
             raise
-        db = cls(conn, path, sealer or _process_sealer())
+        db = cls(conn, inline, path, sealer or _process_sealer())
         if converted:
             await db.checkpoint()
         return db
@@ -377,6 +410,7 @@ class _Core:
             return
         self._closed = True
         async with self._lock:
+            self._inline.close()
             await self._conn.close()
 
     async def __aenter__(self) -> Self:
@@ -391,6 +425,64 @@ class _Core:
         await self.close()
 
     # --- plumbing ----------------------------------------------------------------------------
+
+    async def _query(self, body: Body[T]) -> T:
+        """Run the read `body` and return what it returns.
+
+        Inline, on the loop's own connection, when no other coroutine is using aiosqlite's (so
+        none is halfway through a transaction this one should wait for): no await, so nothing
+        can come in between. A read sees the file as it is, including what another process
+        (`trygg revoke`) committed a moment ago: there is no cache to go stale. Otherwise, or
+        if another connection's lock stops it at once, in one hop to aiosqlite's thread.
+        A body must only read: after a busy error it runs again from the start.
+        """
+        if not self._lock.locked():
+            try:
+                return body(self._inline)
+            except sqlite3.OperationalError as error:
+                if not is_busy(error):
+                    raise
+        async with self._lock:
+            return await _in_worker(self._conn, body)
+
+    async def _transact(
+        self, body: Body[T], *, off_loop: bool = False, busy_ms: int | None = None
+    ) -> T:
+        """Run `body` in ONE write transaction and return what it returns; on any exception it
+        is rolled back and nothing of it is written.
+
+        Inline when no other coroutine is using aiosqlite's connection and `BEGIN IMMEDIATE`
+        gets the write lock at once: the whole transaction then runs without an await, so no
+        other coroutine can interleave. If another process holds the lock, the transaction
+        goes to aiosqlite's thread, in one hop, and waits there (`BUSY_TIMEOUT_MS`, or
+        `busy_ms`) without stopping the loop. `off_loop` sends it there always: for a commit
+        that must be synced to disk before this returns (aiosqlite's connection syncs every
+        commit, the inline one does not, see `inline.open_inline`), or a statement big enough
+        to hold up every other update.
+        """
+        if not off_loop and not self._lock.locked():
+            try:
+                self._inline.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as error:
+                if not is_busy(error):
+                    raise
+            else:
+                result = finish(self._inline, body)
+                await self._after_inline_commit()
+                return result
+        wait = None if busy_ms is None else (busy_ms, BUSY_TIMEOUT_MS)
+        async with self._lock:
+            return await _in_worker(self._conn, transaction, body, wait)
+
+    async def _after_inline_commit(self) -> None:
+        """Checkpoint now and then on aiosqlite's thread, since the inline connection never does
+        (a checkpoint copies pages into the file and syncs it: too long for the loop)."""
+        self._inline_commits += 1
+        if self._inline_commits < INLINE_COMMITS_PER_CHECKPOINT:
+            return
+        self._inline_commits = 0
+        async with self._lock:
+            await _in_worker(self._conn, _passive_checkpoint)
 
     @asynccontextmanager
     async def _read(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -412,27 +504,6 @@ class _Core:
             except BaseException:
                 await rollback(self._conn)
                 raise
-
-    @asynccontextmanager
-    async def _brief_write(self) -> AsyncIterator[aiosqlite.Connection]:
-        """A write transaction that waits at most `INBOX_BUSY_MS` for another process's lock.
-
-        For the inbox: updates are fetched one after the other, so a wait of `busy_timeout`
-        for each would hold up everyone; the caller copes with the failure instead.
-        """
-        async with self._lock:
-            conn = self._conn
-            await _run(conn, f"PRAGMA busy_timeout = {INBOX_BUSY_MS:d}")
-            try:
-                await _run(conn, "BEGIN IMMEDIATE")
-                try:
-                    yield conn
-                    await _run(conn, "COMMIT")
-                except BaseException:
-                    await rollback(conn)
-                    raise
-            finally:
-                await _run(conn, f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
 
     async def schema_version(self) -> int:
         """`PRAGMA user_version`: the number of migrations applied."""

@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-import aiosqlite
-
 from bot.storage.core import (
     _MEMBERSHIP_COLUMNS,
     COORDINATOR_PENDING_PREFIX,
-    _all,
     _Core,
-    _one,
-    _run,
     from_db_time,
     to_db_day,
     to_db_month,
     to_db_time,
 )
+from bot.storage.inline import every, one, run
 from bot.storage.records import (
     InviteFailure,
     InviteRow,
@@ -112,7 +109,7 @@ _FORGET_USER: tuple[str, ...] = (
 )
 
 
-def _user(row: aiosqlite.Row, user_id: int) -> User:
+def _user(row: sqlite3.Row, user_id: int) -> User:
     return User(
         user_id=user_id,
         lang=row["lang"],
@@ -121,7 +118,7 @@ def _user(row: aiosqlite.Row, user_id: int) -> User:
     )
 
 
-def _membership(row: aiosqlite.Row, user_id: int) -> Membership:
+def _membership(row: sqlite3.Row, user_id: int) -> Membership:
     return Membership(
         user_id=user_id,
         org_id=row["org_id"],
@@ -132,7 +129,7 @@ def _membership(row: aiosqlite.Row, user_id: int) -> Membership:
     )
 
 
-def _invite(row: aiosqlite.Row) -> InviteRow:
+def _invite(row: sqlite3.Row) -> InviteRow:
     expires_at = row["expires_at"]
     return InviteRow(
         code_hash=row["code_hash"],
@@ -150,12 +147,13 @@ class MembersQueries(_Core):
 
     async def get_user(self, user_id: int) -> User | None:
         """The user, or None if they never talked to the bot or were forgotten."""
-        async with self._read() as conn:
-            row = await _one(
+        row = await self._query(
+            lambda conn: one(
                 conn,
                 f"SELECT {_USER_COLUMNS} FROM users WHERE member_key = :member_key",
                 {"member_key": self._key(user_id)},
             )
+        )
         return None if row is None else _user(row, user_id)
 
     async def set_language(self, user_id: int, lang: str, chosen: bool, now: datetime) -> User:
@@ -172,20 +170,23 @@ class MembersQueries(_Core):
             "chosen": int(chosen),
             "month": to_db_month(now),
         }
-        async with self._write() as conn:
-            await _run(conn, _SET_LANGUAGE, params)
-            row = await _one(
+
+        def body(conn: sqlite3.Connection) -> sqlite3.Row | None:
+            run(conn, _SET_LANGUAGE, params)
+            return one(
                 conn,
                 f"SELECT {_USER_COLUMNS} FROM users WHERE member_key = :member_key",
                 {"member_key": key},
             )
+
+        row = await self._transact(body)
         assert row is not None  # just inserted or updated in this transaction
         return _user(row, user_id)
 
     async def get_profile(self, user_id: int) -> tuple[User | None, Membership | None]:
         """The user and their membership in one query: every update asks for both."""
-        async with self._read() as conn:
-            row = await _one(
+        row = await self._query(
+            lambda conn: one(
                 conn,
                 "SELECT u.member_key, u.chat_sealed, u.lang, u.lang_chosen, u.created_at,"
                 " m.org_id, m.role, m.contact_id, m.joined_at, m.digest_enabled"
@@ -193,6 +194,7 @@ class MembersQueries(_Core):
                 " WHERE u.member_key = :member_key",
                 {"member_key": self._key(user_id)},
             )
+        )
         if row is None:
             return None, None
         membership = None if row["org_id"] is None else _membership(row, user_id)
@@ -205,24 +207,25 @@ class MembersQueries(_Core):
         content is overwritten in the file rather than only unlinked from the tree.
         """
         params = {"member_key": self._key(user_id)}
-        async with self._write() as conn:
-            changed = 0
-            for statement in _FORGET_USER:
-                changed += await _run(conn, statement, params)
-        async with self._read() as conn:
-            await self._checkpoint(conn)
+
+        def body(conn: sqlite3.Connection) -> int:
+            return sum(run(conn, statement, params) for statement in _FORGET_USER)
+
+        changed = await self._transact(body)
+        await self.checkpoint()
         return changed > 0
 
     # --- memberships -------------------------------------------------------------------------
 
     async def get_membership(self, user_id: int) -> Membership | None:
         """The user's organisation and role, or None if they have joined none."""
-        async with self._read() as conn:
-            row = await _one(
+        row = await self._query(
+            lambda conn: one(
                 conn,
                 f"SELECT {_MEMBERSHIP_COLUMNS} FROM memberships WHERE member_key = :member_key",
                 {"member_key": self._key(user_id)},
             )
+        )
         return None if row is None else _membership(row, user_id)
 
     async def join(
@@ -234,13 +237,14 @@ class MembersQueries(_Core):
         now: datetime,
     ) -> Membership:
         """Make the user a member of `org_id`, replacing any earlier membership (one per user)."""
-        async with self._write() as conn:
-            membership, _ = await self._join(conn, user_id, org_id, role, contact_id, now)
+        membership, _ = await self._transact(
+            lambda conn: self._join(conn, user_id, org_id, role, contact_id, now)
+        )
         return membership
 
-    async def _join(
+    def _join(
         self,
-        conn: aiosqlite.Connection,
+        conn: sqlite3.Connection,
         user_id: int,
         org_id: str,
         role: Role,
@@ -250,17 +254,17 @@ class MembersQueries(_Core):
         """Inside a write transaction: upsert the user and membership; return (new, replaced)."""
         month = to_db_month(now)
         key = self._key(user_id)
-        await _run(
+        run(
             conn,
             _ENSURE_USER,
             {"member_key": key, "chat_sealed": self._sealer.seal_chat(user_id), "month": month},
         )
-        before = await _one(
+        before = one(
             conn,
             f"SELECT {_MEMBERSHIP_COLUMNS} FROM memberships WHERE member_key = :member_key",
             {"member_key": key},
         )
-        row = await _one(
+        row = one(
             conn,
             _JOIN,
             {
@@ -277,37 +281,40 @@ class MembersQueries(_Core):
 
     async def members_of(self, org_id: str, role: Role | None = None) -> list[Membership]:
         """Everyone in `org_id` (or only those with `role`), earliest joined first."""
-        async with self._read() as conn:
-            rows = await _all(
+        rows = await self._query(
+            lambda conn: every(
                 conn,
                 f"{_MEMBERS_SELECT}"
                 " WHERE m.org_id = :org_id AND (:role IS NULL OR m.role = :role)"
                 " ORDER BY m.joined_at, m.member_key",
                 {"org_id": org_id, "role": None if role is None else Role(role).value},
             )
+        )
         return [_membership(row, self._chat_of(row)) for row in rows]
 
     async def coordinators_for_contact(self, org_id: str, contact_id: str) -> list[Membership]:
         """The coordinators who answer for routine contact `contact_id` of `org_id`."""
-        async with self._read() as conn:
-            rows = await _all(
+        rows = await self._query(
+            lambda conn: every(
                 conn,
                 f"{_MEMBERS_SELECT}"
                 " WHERE m.org_id = :org_id AND m.role = :role AND m.contact_id = :contact_id"
                 " ORDER BY m.joined_at, m.member_key",
                 {"org_id": org_id, "role": Role.COORDINATOR.value, "contact_id": contact_id},
             )
+        )
         return [_membership(row, self._chat_of(row)) for row in rows]
 
     async def count_members(self, org_id: str, role: Role | None = None) -> int:
         """How many users belong to `org_id` (or have `role` there)."""
-        async with self._read() as conn:
-            count = await _one(
+        count = await self._query(
+            lambda conn: one(
                 conn,
                 "SELECT COUNT(*) FROM memberships"
                 " WHERE org_id = :org_id AND (:role IS NULL OR role = :role)",
                 {"org_id": org_id, "role": None if role is None else Role(role).value},
             )
+        )
         assert count is not None
         return int(count[0])
 
@@ -324,8 +331,8 @@ class MembersQueries(_Core):
         now: datetime,
     ) -> InviteRow:
         """Store an invite under the hash of its code; `uses_left=None` means unlimited."""
-        async with self._write() as conn:
-            row = await _one(
+        row = await self._transact(
+            lambda conn: one(
                 conn,
                 f"INSERT INTO invites ({_INVITE_COLUMNS})"
                 " VALUES (:code_hash, :org_id, :role, :contact_id, :uses_left, :expires_at, :now)"
@@ -340,17 +347,19 @@ class MembersQueries(_Core):
                     "now": to_db_time(now),
                 },
             )
+        )
         assert row is not None
         return _invite(row)
 
     async def peek_invite(self, code_hash: str) -> InviteRow | None:
         """The invite as stored, without using it (to ask before switching organisation)."""
-        async with self._read() as conn:
-            row = await _one(
+        row = await self._query(
+            lambda conn: one(
                 conn,
                 f"SELECT {_INVITE_COLUMNS} FROM invites WHERE code_hash = :code_hash",
                 {"code_hash": code_hash},
             )
+        )
         return None if row is None else _invite(row)
 
     async def redeem_invite(
@@ -365,10 +374,11 @@ class MembersQueries(_Core):
         nothing changes, and the invite is read again to say why: unknown, expired or used up.
         """
         stamp = to_db_time(now)
-        async with self._write() as conn:
-            row = await _one(conn, _REDEEM_INVITE, {"code_hash": code_hash, "now": stamp})
+
+        def body(conn: sqlite3.Connection) -> Redemption | InviteFailure:
+            row = one(conn, _REDEEM_INVITE, {"code_hash": code_hash, "now": stamp})
             if row is None:
-                current = await _one(
+                current = one(
                     conn,
                     f"SELECT {_INVITE_COLUMNS} FROM invites WHERE code_hash = :code_hash",
                     {"code_hash": code_hash},
@@ -380,32 +390,33 @@ class MembersQueries(_Core):
             invite = _invite(row)
             if user_id is None:
                 return Redemption(invite=invite, membership=None, replaced=None)
-            membership, replaced = await self._join(
+            membership, replaced = self._join(
                 conn, user_id, invite.org_id, invite.role, invite.contact_id, now
             )
-        return Redemption(invite=invite, membership=membership, replaced=replaced)
+            return Redemption(invite=invite, membership=membership, replaced=replaced)
+
+        return await self._transact(body)
 
     async def revoke_member(self, user_id: int, pending_keys: Sequence[str]) -> bool:
         """End a membership at once (`trygg revoke`): the membership, the draft, the pending
         inputs under `pending_keys`, and what is still queued to their chat. The user row (the
         language) stays; their own reports and links stay theirs. True if they were a member."""
         params: dict[str, Any] = {"member_key": self._key(user_id)}
-        async with self._write() as conn:
-            removed = await _run(
-                conn, "DELETE FROM memberships WHERE member_key = :member_key", params
-            )
-            await _run(conn, "DELETE FROM drafts WHERE member_key = :member_key", params)
-            for key in pending_keys:
-                await _run(
-                    conn,
-                    "DELETE FROM pending_inputs WHERE key = :key",
-                    {"key": self._pending_key(key)},
-                )
-            await _run(
+        pending = [{"key": self._pending_key(key)} for key in pending_keys]
+
+        def body(conn: sqlite3.Connection) -> int:
+            removed = run(conn, "DELETE FROM memberships WHERE member_key = :member_key", params)
+            run(conn, "DELETE FROM drafts WHERE member_key = :member_key", params)
+            for key in pending:
+                run(conn, "DELETE FROM pending_inputs WHERE key = :key", key)
+            run(
                 conn,
                 "DELETE FROM outbox WHERE member_key = :member_key AND sent_at IS NULL",
                 params,
             )
+            return removed
+
+        removed = await self._transact(body)
         await self.checkpoint()
         return removed > 0
 
@@ -416,31 +427,34 @@ class MembersQueries(_Core):
 
         A chat that belongs to no user (a reporter's, reached through a link) is not recorded.
         """
-        async with self._write() as conn:
-            await _run(
+        await self._transact(
+            lambda conn: run(
                 conn,
                 "UPDATE users SET blocked_on = :day"
                 " WHERE member_key = :member_key AND blocked_on IS NULL",
                 {"member_key": self._key(chat_id), "day": to_db_day(now)},
             )
+        )
 
     async def is_blocked(self, chat_id: int) -> bool:
-        async with self._read() as conn:
-            row = await _one(
+        row = await self._query(
+            lambda conn: one(
                 conn,
                 "SELECT 1 FROM users WHERE member_key = :member_key AND blocked_on IS NOT NULL",
                 {"member_key": self._key(chat_id)},
             )
+        )
         return row is not None
 
     async def unblock(self, chat_id: int) -> None:
         """The chat wrote to the bot again (a successful send also unblocks it)."""
-        async with self._write() as conn:
-            await _run(
+        await self._transact(
+            lambda conn: run(
                 conn,
                 "UPDATE users SET blocked_on = NULL WHERE member_key = :member_key",
                 {"member_key": self._key(chat_id)},
             )
+        )
 
     async def users_by_id(self, user_ids: Sequence[int]) -> dict[int, User]:
         """The users among `user_ids` who talked to the bot, in one query (a report's Send
@@ -449,11 +463,12 @@ class MembersQueries(_Core):
         if not keys:
             return {}
         names = [f":k{n}" for n in range(len(keys))]
-        async with self._read() as conn:
-            rows = await _all(
+        rows = await self._query(
+            lambda conn: every(
                 conn,
                 f"SELECT member_key, {_USER_COLUMNS} FROM users"
                 f" WHERE member_key IN ({', '.join(names)})",
                 {f"k{n}": key for n, key in enumerate(keys)},
             )
+        )
         return {keys[row["member_key"]]: _user(row, keys[row["member_key"]]) for row in rows}

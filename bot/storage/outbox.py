@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-import aiosqlite
-
 from bot.crypto import Sealer
 from bot.storage.core import (
-    _all,
     _Core,
-    _one,
     _opt_db_time,
-    _run,
     from_db_time,
     to_db_time,
 )
+from bot.storage.inline import every, one, run
 from bot.storage.records import (
     OutboxItem,
     OutboxRow,
@@ -88,7 +85,7 @@ _DEAD_REASON = re.compile(r"[a-z][a-z0-9_]{0,31}")
 """A dead reason is a short code, so that message text or an id can never end up in it."""
 
 
-def _outbox_row(row: aiosqlite.Row, sealer: Sealer) -> OutboxRow:
+def _outbox_row(row: sqlite3.Row, sealer: Sealer) -> OutboxRow:
     sealed = row["chat_sealed"]
     return OutboxRow(
         id=int(row["id"]),
@@ -115,16 +112,19 @@ class OutboxQueries(_Core):
         queueing the same logical message twice sends it once.
         """
         stamp = to_db_time(now)
-        async with self._write() as conn:
+
+        def body(conn: sqlite3.Connection) -> int:
             added = 0
             for item in items:
                 if item.to_reporter and item.report_id is None:
                     raise ValueError("a message to the reporter needs its report_id")
-                added += await self._enqueue(conn, item, item.report_id, stamp)
-        return added
+                added += self._enqueue(conn, item, item.report_id, stamp)
+            return added
 
-    async def _enqueue(
-        self, conn: aiosqlite.Connection, item: OutboxItem, report_id: int | None, stamp: str
+        return await self._transact(body)
+
+    def _enqueue(
+        self, conn: sqlite3.Connection, item: OutboxItem, report_id: int | None, stamp: str
     ) -> int:
         member_key = chat_sealed = None
         dedupe = item.dedupe
@@ -134,7 +134,7 @@ class OutboxQueries(_Core):
             # Dedupe keys name the recipient (`report:R-ABC123:<id>`): the id becomes their key.
             plain = str(item.chat_id)
             dedupe = ":".join(member_key if part == plain else part for part in dedupe.split(":"))
-        return await _run(
+        return run(
             conn,
             _ENQUEUE,
             {
@@ -151,8 +151,9 @@ class OutboxQueries(_Core):
 
     async def due_outbox(self, now: datetime, limit: int) -> list[OutboxRow]:
         """Messages to try now: not sent, not dead, due; urgent first, then oldest."""
-        async with self._read() as conn:
-            rows = await _all(conn, _DUE_OUTBOX, {"now": to_db_time(now), "limit": limit})
+        rows = await self._query(
+            lambda conn: every(conn, _DUE_OUTBOX, {"now": to_db_time(now), "limit": limit})
+        )
         return [_outbox_row(row, self._sealer) for row in rows]
 
     async def outbox_sent(self, outbox_id: int, now: datetime) -> bool:
@@ -162,9 +163,9 @@ class OutboxQueries(_Core):
         to the reporter of a closed report, the link to them ends here. Returns False if the
         row was already sent or dead (nothing changes then).
         """
-        released = 0
-        async with self._write() as conn:
-            row = await _one(
+
+        def body(conn: sqlite3.Connection) -> int | None:
+            row = one(
                 conn,
                 "UPDATE outbox SET sent_at = :now, payload = x''"
                 " WHERE id = :id AND sent_at IS NULL AND dead_reason IS NULL"
@@ -172,15 +173,18 @@ class OutboxQueries(_Core):
                 {"id": outbox_id, "now": to_db_time(now)},
             )
             if row is None:
-                return False
+                return None
             if row["member_key"] is not None:
-                await _run(
+                run(
                     conn,
                     "UPDATE users SET blocked_on = NULL WHERE member_key = :member_key",
                     {"member_key": row["member_key"]},
                 )
-            if row["report_id"] is not None:
-                released = await self._release(conn, row["report_id"])
+            return 0 if row["report_id"] is None else self._release(conn, row["report_id"])
+
+        released = await self._transact(body)
+        if released is None:
+            return False
         if released:
             await self.checkpoint()
         return True
@@ -189,22 +193,23 @@ class OutboxQueries(_Core):
         self, outbox_id: int, attempts: int, next_attempt_at: datetime, now: datetime
     ) -> None:
         """Try the message again at `next_attempt_at`; `attempts` is the count of failures."""
-        async with self._write() as conn:
-            await _run(
+        await self._transact(
+            lambda conn: run(
                 conn,
                 "UPDATE outbox SET attempts = :attempts, next_attempt_at = :next"
                 " WHERE id = :id AND sent_at IS NULL AND dead_reason IS NULL",
                 {"id": outbox_id, "attempts": attempts, "next": to_db_time(next_attempt_at)},
             )
+        )
 
     async def outbox_dead(self, outbox_id: int, reason: str, now: datetime) -> None:
         """Give the message up for `reason`, a short code such as 'blocked' or 'bad_request'
         (never message text: anything else is refused). Its payload is emptied."""
         if not _DEAD_REASON.fullmatch(reason):
             raise ValueError("a dead reason is a short lowercase code")
-        released = 0
-        async with self._write() as conn:
-            row = await _one(
+
+        def body(conn: sqlite3.Connection) -> int:
+            row = one(
                 conn,
                 "UPDATE outbox SET dead_reason = :reason, payload = x''"
                 " WHERE id = :id AND sent_at IS NULL AND dead_reason IS NULL"
@@ -212,18 +217,21 @@ class OutboxQueries(_Core):
                 {"id": outbox_id, "reason": reason},
             )
             if row is not None and row["report_id"] is not None:
-                released = await self._release(conn, row["report_id"])
-        if released:
+                return self._release(conn, row["report_id"])
+            return 0
+
+        if await self._transact(body):
             await self.checkpoint()
 
     async def outbox_pending(self) -> int:
         """How many messages are neither sent nor given up."""
-        async with self._read() as conn:
-            row = await _one(
+        row = await self._query(
+            lambda conn: one(
                 conn,
                 "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL AND dead_reason IS NULL",
                 {},
             )
+        )
         assert row is not None
         return int(row[0])
 
@@ -232,13 +240,14 @@ class OutboxQueries(_Core):
 
         Their dedupe keys go with them, so keep this well beyond any retry of a handler.
         """
-        async with self._write() as conn:
-            count = await _run(
+        count = await self._transact(
+            lambda conn: run(
                 conn,
                 "DELETE FROM outbox WHERE (sent_at IS NOT NULL OR dead_reason IS NOT NULL)"
                 " AND created_at < :before",
                 {"before": to_db_time(created_before)},
             )
+        )
         return count
 
     async def outbox_sent_many(self, outbox_ids: Sequence[int], now: datetime) -> int:
@@ -246,62 +255,61 @@ class OutboxQueries(_Core):
         (rows already sent or dead are left as they are).
 
         This commit closes the window in which a crash would send a message again, so it is
-        kept to one round trip: the UPDATE runs on its own, as its own transaction (the
-        connection is in autocommit mode), and says which chats were blocked and which reports'
-        reporters it concerned. Clearing those blocks and releasing the links of closed reports
-        follows in a second transaction, only when there is any.
+        kept short: ONE transaction marks the rows sent, clears the blocks of the chats that
+        accepted a message, and releases the links of closed reports whose last message this
+        was. Every statement is set-based, so a burst costs a handful of statements.
         """
         if not outbox_ids:
             return 0
-        async with self._read() as conn:  # one statement: its own transaction
-            rows = await _all(
-                conn, _MARK_SENT, {"ids": json.dumps(list(outbox_ids)), "now": to_db_time(now)}
-            )
+        params = {"ids": json.dumps(list(outbox_ids)), "now": to_db_time(now)}
+
+        def body(conn: sqlite3.Connection) -> tuple[int, int]:
+            rows = every(conn, _MARK_SENT, params)
             keys = sorted({row["member_key"] for row in rows if row["member_key"]})
-            found = await _all(conn, _BLOCKED_AMONG, {"keys": json.dumps(keys)}) if keys else []
-        blocked = sorted(row["member_key"] for row in found)
-        released = sorted({row["report_id"] for row in rows if row["report_id"]})
-        if blocked or released:
-            async with self._write() as conn:
-                await _run(
+            found = every(conn, _BLOCKED_AMONG, {"keys": json.dumps(keys)}) if keys else []
+            if found:
+                run(
                     conn,
                     "UPDATE users SET blocked_on = NULL"
                     " WHERE member_key IN (SELECT value FROM json_each(:keys))",
-                    {"keys": json.dumps(blocked)},
+                    {"keys": json.dumps(sorted(row["member_key"] for row in found))},
                 )
-                gone = 0
-                for report_id in released:
-                    gone += await self._release(conn, report_id)
-            if gone:
-                await self.checkpoint()
-        return len(rows)
+            released = sorted({row["report_id"] for row in rows if row["report_id"]})
+            return len(rows), sum(self._release(conn, report_id) for report_id in released)
+
+        marked, gone = await self._transact(body)
+        if gone:
+            await self.checkpoint()
+        return marked
 
     async def count_prunable_outbox(self, created_before: datetime) -> int:
         """How many messages `prune_outbox` with the same argument would delete."""
-        async with self._read() as conn:
-            row = await _one(
+        row = await self._query(
+            lambda conn: one(
                 conn,
                 "SELECT COUNT(*) FROM outbox WHERE (sent_at IS NOT NULL OR dead_reason IS NOT NULL)"
                 " AND created_at < :before",
                 {"before": to_db_time(created_before)},
             )
+        )
         assert row is not None
         return int(row[0])
 
-    async def _release(self, conn: aiosqlite.Connection, report_id: int) -> int:
+    def _release(self, conn: sqlite3.Connection, report_id: int) -> int:
         """Inside a write transaction: end a closed report's link if nothing is queued to the
         reporter, and then what is left of its messages; return how many rows went (the caller
         checkpoints then, so the sealed chat leaves the -wal too)."""
-        gone = await _run(conn, _RELEASE_LINK, {"report_id": report_id})
-        gone += await _run(conn, _FORGET_CLOSED_OUTBOX, {"report_id": report_id})
+        gone = run(conn, _RELEASE_LINK, {"report_id": report_id})
+        gone += run(conn, _FORGET_CLOSED_OUTBOX, {"report_id": report_id})
         return gone
 
     async def outbox_oldest(self) -> datetime | None:
         """When the oldest message neither sent nor given up was queued (for the metrics)."""
-        async with self._read() as conn:
-            row = await _one(
+        row = await self._query(
+            lambda conn: one(
                 conn,
                 "SELECT MIN(created_at) FROM outbox WHERE sent_at IS NULL AND dead_reason IS NULL",
                 {},
             )
+        )
         return None if row is None or row[0] is None else from_db_time(row[0])

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from bot.storage.core import (
-    _all,
     _opt_db_time,
-    _run,
     to_db_day,
     to_db_time,
 )
+from bot.storage.inline import every, run
 from bot.storage.outbox import OutboxQueries
 from bot.storage.records import (
     OutboxItem,
@@ -59,12 +59,13 @@ class ReminderQueries(OutboxQueries):
         wanted = sorted(set(keys))
         if not wanted:
             return set()
-        async with self._read() as conn:
-            rows = await _all(
+        rows = await self._query(
+            lambda conn: every(
                 conn,
                 "SELECT key FROM reminders_sent WHERE key IN (SELECT value FROM json_each(:keys))",
                 {"keys": json.dumps(wanted)},
             )
+        )
         return {row[0] for row in rows}
 
     async def record_reminder(
@@ -86,22 +87,25 @@ class ReminderQueries(OutboxQueries):
         if not keys:
             raise ValueError("a reminder needs at least one period key")
         stamp = to_db_time(now)
+
+        def body(conn: sqlite3.Connection) -> None:
+            for key in keys:
+                if not run(conn, _RECORD_REMINDER, {"key": key, "now": stamp}):
+                    raise _AlreadyRecorded
+            for item in items:
+                if item.to_reporter and item.report_id is None:
+                    raise ValueError("a message to the reporter needs its report_id")
+                self._enqueue(conn, item, item.report_id, stamp)
+            for column, report_id in (("reminded_at", reminded), ("escalated_at", escalated)):
+                if report_id is not None:
+                    run(
+                        conn,
+                        f"UPDATE reports SET {column} = :now WHERE id = :id",
+                        {"id": report_id, "now": to_db_day(now)},
+                    )
+
         try:
-            async with self._write() as conn:
-                for key in keys:
-                    if not await _run(conn, _RECORD_REMINDER, {"key": key, "now": stamp}):
-                        raise _AlreadyRecorded
-                for item in items:
-                    if item.to_reporter and item.report_id is None:
-                        raise ValueError("a message to the reporter needs its report_id")
-                    await self._enqueue(conn, item, item.report_id, stamp)
-                for column, report_id in (("reminded_at", reminded), ("escalated_at", escalated)):
-                    if report_id is not None:
-                        await _run(
-                            conn,
-                            f"UPDATE reports SET {column} = :now WHERE id = :id",
-                            {"id": report_id, "now": to_db_day(now)},
-                        )
+            await self._transact(body)
         except _AlreadyRecorded:
             return False
         return True
@@ -135,74 +139,84 @@ class ReminderQueries(OutboxQueries):
             "next": max(stamp, _opt_db_time(not_before) or stamp),
             "now": stamp,
         }
-        async with self._write() as conn:
-            if not await _run(conn, _RECORD_REMINDER, {"key": key, "now": stamp}):
+
+        def body(conn: sqlite3.Connection) -> int | None:
+            if not run(conn, _RECORD_REMINDER, {"key": key, "now": stamp}):
                 return None
             queued = 0
             for lang, payload in sorted(payloads.items()):
                 values = {**params, "lang": lang, "fallback": int(lang == default_lang)}
-                queued += await _run(conn, _BROADCAST, {**values, "payload": payload})
-        return queued
+                queued += run(conn, _BROADCAST, {**values, "payload": payload})
+            return queued
+
+        # Off the loop: one INSERT ... SELECT writes a row per member, 40,000 of them at most.
+        return await self._transact(body, off_loop=True)
 
     async def set_digest(self, user_id: int, enabled: bool) -> bool:
         """Turn the member's reminders (digest and events) on or off; False if not a member."""
-        async with self._write() as conn:
-            changed = await _run(
+        changed = await self._transact(
+            lambda conn: run(
                 conn,
                 "UPDATE memberships SET digest_enabled = :enabled WHERE member_key = :member_key",
                 {"member_key": self._key(user_id), "enabled": int(enabled)},
             )
+        )
         return changed == 1
 
     async def followup_reports(self) -> list[Report]:
         """Open reports whose reporter asked to be contacted and still has a link, oldest first."""
-        async with self._read() as conn:
-            rows = await _all(
+        rows = await self._query(
+            lambda conn: every(
                 conn,
                 f"SELECT {_REPORT_COLUMNS_R} FROM reports r"
                 " JOIN report_links l ON l.report_id = r.id"
                 " WHERE r.state != 'closed' AND r.contact_me = 1 ORDER BY r.created_at, r.id",
                 {},
             )
+        )
         return [_report(row) for row in rows]
 
     # --- acknowledgement workflow ------------------------------------------------------------
 
     async def unacknowledged(self, created_before: datetime) -> list[Report]:
         """NEW reports created before `created_before`, oldest first (for reminders)."""
-        async with self._read() as conn:
-            rows = await _all(
+        rows = await self._query(
+            lambda conn: every(
                 conn,
                 f"SELECT {_REPORT_COLUMNS} FROM reports"
                 " WHERE state = 'new' AND COALESCE(ack_from, created_at) < :before"
                 " ORDER BY COALESCE(ack_from, created_at), id",
                 {"before": to_db_time(created_before)},
             )
+        )
         return [_report(row) for row in rows]
 
     async def mark_reminded(self, report_id: int, now: datetime) -> None:
-        async with self._write() as conn:
-            await _run(
+        await self._transact(
+            lambda conn: run(
                 conn,
                 "UPDATE reports SET reminded_at = :now WHERE id = :id",
                 {"id": report_id, "now": to_db_day(now)},
             )
+        )
 
     async def mark_escalated(self, report_id: int, now: datetime) -> None:
-        async with self._write() as conn:
-            await _run(
+        await self._transact(
+            lambda conn: run(
                 conn,
                 "UPDATE reports SET escalated_at = :now WHERE id = :id",
                 {"id": report_id, "now": to_db_day(now)},
             )
+        )
 
     async def reminder_counts(self) -> dict[str, int]:
         """Reminders recorded as sent, per kind (the key's first part: digest, ack, gap...)."""
-        async with self._read() as conn:
-            rows = await _all(
+        rows = await self._query(
+            lambda conn: every(
                 conn,
                 "SELECT substr(key, 1, instr(key, ':') - 1) AS kind, COUNT(*) AS n "
                 "FROM reminders_sent GROUP BY kind",
                 {},
             )
+        )
         return {str(r["kind"]): int(r["n"]) for r in rows}

@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-import aiosqlite
-
 from bot.storage.core import (
-    _all,
-    _one,
     _opt_db_day,
     _opt_time,
-    _run,
     from_db_time,
     to_db_day,
     to_db_time,
 )
+from bot.storage.inline import every, one, run
 from bot.storage.outbox import OutboxQueries
 from bot.storage.records import (
     Draft,
@@ -94,7 +91,7 @@ WHERE key GLOB 'followup:*' AND EXISTS (
 """
 
 
-def _report(row: aiosqlite.Row) -> Report:
+def _report(row: sqlite3.Row) -> Report:
     impacts: str = row["impacts"]
     return Report(
         id=int(row["id"]),
@@ -162,7 +159,7 @@ def _draft_data(draft: Draft) -> str:
     )
 
 
-def _draft(row: aiosqlite.Row) -> Draft:
+def _draft(row: sqlite3.Row) -> Draft:
     data = json.loads(row["data"])
     return Draft(
         org_id=row["org_id"],
@@ -179,12 +176,13 @@ class ReportQueries(OutboxQueries):
 
     async def get_draft(self, user_id: int) -> Draft | None:
         """The user's report under way, or None."""
-        async with self._read() as conn:
-            row = await _one(
+        row = await self._query(
+            lambda conn: one(
                 conn,
                 "SELECT org_id, step, data FROM drafts WHERE member_key = :member_key",
                 {"member_key": self._key(user_id)},
             )
+        )
         return None if row is None else _draft(row)
 
     async def save_draft(self, user_id: int, draft: Draft, now: datetime) -> None:
@@ -199,8 +197,8 @@ class ReportQueries(OutboxQueries):
             "data": _draft_data(draft),
             "now": to_db_day(now),
         }
-        async with self._write() as conn:
-            await _run(
+        await self._transact(
+            lambda conn: run(
                 conn,
                 "INSERT INTO drafts (member_key, org_id, step, data, updated_at)"
                 " VALUES (:member_key, :org_id, :step, :data, :now)"
@@ -208,26 +206,29 @@ class ReportQueries(OutboxQueries):
                 " step = excluded.step, data = excluded.data, updated_at = excluded.updated_at",
                 params,
             )
+        )
 
     async def delete_draft(self, user_id: int) -> None:
         """Drop the user's draft, if any, from the file too."""
-        async with self._write() as conn:
-            count = await _run(
+        count = await self._transact(
+            lambda conn: run(
                 conn,
                 "DELETE FROM drafts WHERE member_key = :member_key",
                 {"member_key": self._key(user_id)},
             )
+        )
         if count:
             await self.checkpoint()
 
     async def purge_drafts(self, updated_before: datetime) -> int:
         """Delete drafts left untouched since before `updated_before`; return how many."""
-        async with self._write() as conn:
-            count = await _run(
+        count = await self._transact(
+            lambda conn: run(
                 conn,
                 "DELETE FROM drafts WHERE updated_at < :before",
                 {"before": to_db_time(updated_before)},
             )
+        )
         if count:
             await self.checkpoint()
         return count
@@ -263,14 +264,15 @@ class ReportQueries(OutboxQueries):
             raise ValueError("a chat is only kept for a reporter who asked to be contacted")
         params = _report_params(report)
         stamp = to_db_time(now)
-        async with self._write() as conn:
-            row = await _one(conn, _INSERT_REPORT, params)
+
+        def body(conn: sqlite3.Connection) -> Report:
+            row = one(conn, _INSERT_REPORT, params)
             if row is None:
                 raise DuplicateReference(report.ref)
             stored = _report(row)
             if link is not None:
                 owner_tag, chat_sealed = link
-                await _run(
+                run(
                     conn,
                     _INSERT_LINK,
                     {
@@ -281,53 +283,59 @@ class ReportQueries(OutboxQueries):
                     },
                 )
             for item in notifications:
-                await self._enqueue(conn, item, stored.id, stamp)
-            await _run(
+                self._enqueue(conn, item, stored.id, stamp)
+            run(
                 conn,
                 "DELETE FROM drafts WHERE member_key = :member_key",
                 {"member_key": self._key(draft_user_id)},
             )
             if link is not None and lang_sealed is not None:
-                await _run(
+                run(
                     conn,
                     "UPDATE report_links SET lang_sealed = :lang WHERE report_id = :id",
                     {"lang": bytes(lang_sealed), "id": stored.id},
                 )
             if receipt is not None:
-                await _run(
+                run(
                     conn,
                     "INSERT OR REPLACE INTO receipts (update_id, payload) VALUES (:id, :payload)",
                     {"id": receipt[0], "payload": bytes(receipt[1])},
                 )
+            return stored
+
+        stored = await self._transact(body)
         # The log still holds the draft's pages: the user id next to what they reported. The
         # checkpoint overwrites them (secure_delete) in the main file and truncates the log.
         await self.checkpoint()
         return stored
 
     async def get_report(self, ref: str) -> Report | None:
-        async with self._read() as conn:
-            row = await _one(
+        row = await self._query(
+            lambda conn: one(
                 conn, f"SELECT {_REPORT_COLUMNS} FROM reports WHERE ref = :ref", {"ref": ref}
             )
+        )
         return None if row is None else _report(row)
 
     async def get_report_by_id(self, report_id: int) -> Report | None:
-        async with self._read() as conn:
-            row = await _one(
+        row = await self._query(
+            lambda conn: one(
                 conn, f"SELECT {_REPORT_COLUMNS} FROM reports WHERE id = :id", {"id": report_id}
             )
+        )
         return None if row is None else _report(row)
 
     async def open_reports(self, org_id: str) -> list[Report]:
         """The organisation's reports that are not closed, newest first."""
-        async with self._read() as conn:
-            rows = await _all(
+        rows = await self._query(
+            lambda conn: every(
                 conn,
                 f"SELECT {_REPORT_COLUMNS} FROM reports"
                 " WHERE org_id = :org_id AND state != 'closed'"
                 " ORDER BY created_at DESC, id DESC",
                 {"org_id": org_id},
             )
+        )
         return [_report(row) for row in rows]
 
     async def acknowledge(
@@ -344,8 +352,9 @@ class ReportQueries(OutboxQueries):
         `notifications` (to the other coordinators, to the reporter) are queued in the same
         transaction, so a crash right after cannot leave anyone untold.
         """
-        async with self._write() as conn:
-            row = await _one(
+
+        def body(conn: sqlite3.Connection) -> bool:
+            row = one(
                 conn,
                 "UPDATE reports SET state = 'acknowledged', acknowledged_at = :now,"
                 " acknowledged_by = :contact_id, ack_from = NULL"
@@ -356,7 +365,7 @@ class ReportQueries(OutboxQueries):
                 return False
             # One acknowledgement stops every reminder of the report at once, also those still
             # waiting for the end of quiet hours (dedupe keys of bot/reminders/jobs.py).
-            await _run(
+            run(
                 conn,
                 "UPDATE outbox SET dead_reason = 'acknowledged', payload = x''"
                 " WHERE sent_at IS NULL AND dead_reason IS NULL"
@@ -364,8 +373,10 @@ class ReportQueries(OutboxQueries):
                 {"ack": f"ack:{ref}:%", "escalate": f"escalate:{ref}:%"},
             )
             for item in notifications:
-                await self._enqueue(conn, item, int(row["id"]), to_db_time(now))
-        return True
+                self._enqueue(conn, item, int(row["id"]), to_db_time(now))
+            return True
+
+        return await self._transact(body)
 
     async def close_report(
         self, ref: str, now: datetime, notifications: Sequence[OutboxItem] = ()
@@ -377,8 +388,9 @@ class ReportQueries(OutboxQueries):
         To tell the reporter that the case is closed, pass the message in `notifications`
         (queued in the same transaction): the link is then released once it is sent.
         """
-        async with self._write() as conn:
-            row = await _one(
+
+        def body(conn: sqlite3.Connection) -> bool:
+            row = one(
                 conn,
                 "UPDATE reports SET state = 'closed', closed_at = :now, ack_from = NULL"
                 " WHERE ref = :ref AND state != 'closed' RETURNING id",
@@ -389,16 +401,20 @@ class ReportQueries(OutboxQueries):
             report_id = int(row["id"])
             # Nothing more is owed to the coordinators about a closed case: reminders and
             # relayed texts still queued to them go, with the period keys of its reminders.
-            await _run(
+            run(
                 conn,
                 "DELETE FROM outbox WHERE report_id = :id AND member_key IS NOT NULL",
                 {"id": report_id},
             )
-            await _run(conn, _FORGET_REPORT_REMINDERS, {"ref": ref})
+            run(conn, _FORGET_REPORT_REMINDERS, {"ref": ref})
             for item in notifications:
-                await self._enqueue(conn, item, report_id, to_db_time(now))
-            await _run(conn, "DELETE FROM pending_inputs WHERE report_id = :id", {"id": report_id})
-            await self._release(conn, report_id)
+                self._enqueue(conn, item, report_id, to_db_time(now))
+            run(conn, "DELETE FROM pending_inputs WHERE report_id = :id", {"id": report_id})
+            self._release(conn, report_id)
+            return True
+
+        if not await self._transact(body):
+            return False
         await self.checkpoint()
         return True
 
@@ -412,8 +428,9 @@ class ReportQueries(OutboxQueries):
         text = text.strip()
         if not text:
             return False
-        async with self._write() as conn:
-            row = await _one(
+
+        def body(conn: sqlite3.Connection) -> bool:
+            row = one(
                 conn, "SELECT id, description, state FROM reports WHERE ref = :ref", {"ref": ref}
             )
             if row is None or row["state"] == State.CLOSED.value:
@@ -423,60 +440,70 @@ class ReportQueries(OutboxQueries):
             room = max_len - len(current) - len(separator)
             if room <= 0:
                 return False
-            if len(text) > room:
-                text = text[: room - 1].rstrip() + "…" if room > 1 else "…"
-            await _run(
+            added = text
+            if len(added) > room:
+                added = added[: room - 1].rstrip() + "…" if room > 1 else "…"
+            run(
                 conn,
                 "UPDATE reports SET description = :description WHERE id = :id",
-                {"id": row["id"], "description": current + separator + text},
+                {"id": row["id"], "description": current + separator + added},
             )
-        return True
+            return True
+
+        return await self._transact(body)
 
     async def delete_report(self, report_id: int) -> None:
         """Delete a report with its link, pending inputs and queued messages, from the file."""
-        async with self._write() as conn:
-            row = await _one(
-                conn, "DELETE FROM reports WHERE id = :id RETURNING ref", {"id": report_id}
-            )
+
+        def body(conn: sqlite3.Connection) -> None:
+            row = one(conn, "DELETE FROM reports WHERE id = :id RETURNING ref", {"id": report_id})
             if row is not None:
-                await _run(conn, _FORGET_REPORT_REMINDERS, {"ref": row["ref"]})
+                run(conn, _FORGET_REPORT_REMINDERS, {"ref": row["ref"]})
+
+        await self._transact(body)
         await self.checkpoint()
 
     async def reports_of_owner(self, owner_tag: str) -> list[Report]:
         """The reports still linked to `owner_tag`, newest first (for /mina)."""
-        async with self._read() as conn:
-            rows = await _all(
+        rows = await self._query(
+            lambda conn: every(
                 conn,
                 f"SELECT {_REPORT_COLUMNS_R} FROM reports r"
                 " JOIN report_links l ON l.report_id = r.id"
                 " WHERE l.owner_tag = :tag ORDER BY r.created_at DESC, r.id DESC",
                 {"tag": owner_tag},
             )
+        )
         return [_report(row) for row in rows]
 
     async def link_of(self, report_id: int) -> tuple[str, bytes, bool] | None:
         """`(owner_tag, sealed chat, shared)` of the report, or None if it has no link."""
-        async with self._read() as conn:
-            row = await _one(
+        row = await self._query(
+            lambda conn: one(
                 conn,
                 "SELECT owner_tag, chat_sealed, shared FROM report_links WHERE report_id = :id",
                 {"id": report_id},
             )
+        )
         if row is None:
             return None
         return row["owner_tag"], bytes(row["chat_sealed"]), bool(row["shared"])
 
     async def set_shared(self, report_id: int) -> None:
         """Note that the reporter chose to tell the coordinators who they are."""
-        async with self._write() as conn:
-            await _run(
+        await self._transact(
+            lambda conn: run(
                 conn, "UPDATE report_links SET shared = 1 WHERE report_id = :id", {"id": report_id}
             )
+        )
 
     async def remove_link(self, report_id: int) -> None:
         """End the link to the reporter: their chat is no longer stored, messages to them die."""
-        async with self._write() as conn:
-            await _run(conn, "DELETE FROM report_links WHERE report_id = :id", {"id": report_id})
+        await self._transact(
+            lambda conn: run(
+                conn, "DELETE FROM report_links WHERE report_id = :id", {"id": report_id}
+            )
+        )
         await self.checkpoint()
 
     async def forget_owner(self, owner_tag: str) -> int:
@@ -489,11 +516,15 @@ class ReportQueries(OutboxQueries):
         if not owner_tag:
             raise ValueError("an owner tag is needed")
         params = {"tag": owner_tag}
-        async with self._write() as conn:
-            await _run(conn, _FORGET_OWNER_OUTBOX, params)
-            await _run(conn, _FORGET_OWNER_REMINDERS, params)
-            changed = await _run(conn, _FORGET_OWNER_PENDING, params)
-            changed += await _run(conn, _FORGET_OWNER_LINKS, params)
+
+        def body(conn: sqlite3.Connection) -> int:
+            run(conn, _FORGET_OWNER_OUTBOX, params)
+            run(conn, _FORGET_OWNER_REMINDERS, params)
+            changed = run(conn, _FORGET_OWNER_PENDING, params)
+            changed += run(conn, _FORGET_OWNER_LINKS, params)
+            return changed
+
+        changed = await self._transact(body)
         await self.checkpoint()
         return changed
 
@@ -505,8 +536,8 @@ class ReportQueries(OutboxQueries):
         `key` is never a reporter's plain id: use their owner tag (optionally prefixed,
         `r:<tag>`). A coordinator's key is `COORDINATOR_PENDING_PREFIX` + their user id.
         """
-        async with self._write() as conn:
-            await _run(
+        await self._transact(
+            lambda conn: run(
                 conn,
                 "INSERT INTO pending_inputs (key, action, report_id, created_at)"
                 " VALUES (:key, :action, :report_id, :now)"
@@ -519,15 +550,17 @@ class ReportQueries(OutboxQueries):
                     "now": to_db_time(now),
                 },
             )
+        )
 
     async def get_pending(self, key: str) -> tuple[str, int] | None:
         """`(action, report_id)` waiting under `key`, or None."""
-        async with self._read() as conn:
-            row = await _one(
+        row = await self._query(
+            lambda conn: one(
                 conn,
                 "SELECT action, report_id FROM pending_inputs WHERE key = :key",
                 {"key": self._pending_key(key)},
             )
+        )
         return None if row is None else (row["action"], int(row["report_id"]))
 
     async def first_pending(self, keys: Sequence[str]) -> tuple[str, str, int] | None:
@@ -540,12 +573,13 @@ class ReportQueries(OutboxQueries):
         if not params:
             return None
         placeholders = ", ".join(f":{name}" for name in params)
-        async with self._read() as conn:
-            rows = await _all(
+        rows = await self._query(
+            lambda conn: every(
                 conn,
                 f"SELECT key, action, report_id FROM pending_inputs WHERE key IN ({placeholders})",
                 params,
             )
+        )
         found = {stored[row["key"]]: (row["action"], int(row["report_id"])) for row in rows}
         for key in keys:
             if key in found:
@@ -553,20 +587,21 @@ class ReportQueries(OutboxQueries):
         return None
 
     async def clear_pending(self, key: str) -> None:
-        async with self._write() as conn:
-            await _run(
+        await self._transact(
+            lambda conn: run(
                 conn,
                 "DELETE FROM pending_inputs WHERE key = :key",
                 {"key": self._pending_key(key)},
             )
+        )
 
     async def stage_pending(
         self, key: str, action: str, report_id: int, payload: bytes, now: datetime
     ) -> None:
         """Like `set_pending`, with a sealed `payload` kept until `take_staged` (a reporter's
         anonymised answer, shown back before it is sent)."""
-        async with self._write() as conn:
-            await _run(
+        await self._transact(
+            lambda conn: run(
                 conn,
                 "INSERT INTO pending_inputs (key, action, report_id, created_at, payload)"
                 " VALUES (:key, :action, :report_id, :now, :payload)"
@@ -581,28 +616,31 @@ class ReportQueries(OutboxQueries):
                     "payload": bytes(payload),
                 },
             )
+        )
 
     async def staged(self, key: str, action: str) -> tuple[int, bytes] | None:
         """`(report_id, payload)` staged under `key` for `action`, left in place: taken with
         `consume_pending` in the transaction that queues what it says."""
-        async with self._read() as conn:
-            row = await _one(
+        row = await self._query(
+            lambda conn: one(
                 conn,
                 "SELECT report_id, payload FROM pending_inputs"
                 " WHERE key = :key AND action = :action AND payload IS NOT NULL",
                 {"key": self._pending_key(key), "action": action},
             )
+        )
         return None if row is None else (int(row["report_id"]), bytes(row["payload"]))
 
     async def take_staged(self, key: str, action: str) -> tuple[int, bytes] | None:
         """`(report_id, payload)` staged under `key` for `action`, deleted as it is taken."""
-        async with self._write() as conn:
-            row = await _one(
+        row = await self._transact(
+            lambda conn: one(
                 conn,
                 "DELETE FROM pending_inputs WHERE key = :key AND action = :action"
                 " AND payload IS NOT NULL RETURNING report_id, payload",
                 {"key": self._pending_key(key), "action": action},
             )
+        )
         return None if row is None else (int(row["report_id"]), bytes(row["payload"]))
 
     # --- retention ---------------------------------------------------------------------------
@@ -617,8 +655,9 @@ class ReportQueries(OutboxQueries):
         file and empties the -wal, where old page images would otherwise linger. `vacuum()`
         additionally rebuilds the file (and shrinks it).
         """
-        async with self._write() as conn:
-            rows = await _all(
+
+        def body(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+            rows = every(
                 conn,
                 "DELETE FROM reports WHERE (:org_id IS NULL OR org_id = :org_id)"
                 " AND created_at < :before RETURNING ref",
@@ -626,49 +665,56 @@ class ReportQueries(OutboxQueries):
                 {"org_id": org_id, "before": to_db_day(created_before)},
             )
             for row in rows:
-                await _run(conn, _FORGET_REPORT_REMINDERS, {"ref": row["ref"]})
+                run(conn, _FORGET_REPORT_REMINDERS, {"ref": row["ref"]})
+            return rows
+
+        rows = await self._transact(body)
         await self.checkpoint()
         return len(rows)
 
     async def report_orgs(self) -> dict[str, int]:
         """Every organisation that has reports, with how many (also of unloaded routines)."""
-        async with self._read() as conn:
-            rows = await _all(
+        rows = await self._query(
+            lambda conn: every(
                 conn, "SELECT org_id, COUNT(*) FROM reports GROUP BY org_id ORDER BY org_id", {}
             )
+        )
         return {row[0]: int(row[1]) for row in rows}
 
     async def count_reports_before(self, org_id: str | None, created_before: datetime) -> int:
         """How many reports `purge_reports` with the same arguments would delete."""
-        async with self._read() as conn:
-            row = await _one(
+        row = await self._query(
+            lambda conn: one(
                 conn,
                 "SELECT COUNT(*) FROM reports WHERE (:org_id IS NULL OR org_id = :org_id)"
                 " AND created_at < :before",
                 {"org_id": org_id, "before": to_db_day(created_before)},
             )
+        )
         assert row is not None
         return int(row[0])
 
     async def count_drafts_before(self, updated_before: datetime) -> int:
         """How many drafts `purge_drafts` with the same argument would delete."""
-        async with self._read() as conn:
-            row = await _one(
+        row = await self._query(
+            lambda conn: one(
                 conn,
                 "SELECT COUNT(*) FROM drafts WHERE updated_at < :before",
                 {"before": to_db_time(updated_before)},
             )
+        )
         assert row is not None
         return int(row[0])
 
     async def link_language(self, report_id: int) -> bytes | None:
         """The reporter's sealed language kept with the link, or None."""
-        async with self._read() as conn:
-            row = await _one(
+        row = await self._query(
+            lambda conn: one(
                 conn,
                 "SELECT lang_sealed FROM report_links WHERE report_id = :id",
                 {"id": report_id},
             )
+        )
         return None if row is None or row["lang_sealed"] is None else bytes(row["lang_sealed"])
 
     async def consume_pending(self, key: str, items: Iterable[OutboxItem], now: datetime) -> bool:
@@ -678,12 +724,15 @@ class ReportQueries(OutboxQueries):
         no longer lose a relayed text, nor send it twice.
         """
         stamp = to_db_time(now)
-        async with self._write() as conn:
-            taken = await _run(
+
+        def body(conn: sqlite3.Connection) -> bool:
+            taken = run(
                 conn, "DELETE FROM pending_inputs WHERE key = :key", {"key": self._pending_key(key)}
             )
             if not taken:
                 return False
             for item in items:
-                await self._enqueue(conn, item, item.report_id, stamp)
-        return True
+                self._enqueue(conn, item, item.report_id, stamp)
+            return True
+
+        return await self._transact(body)
