@@ -26,9 +26,11 @@ that a copied database, a backup of it, or a look with `sqlite3` does not.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
+from collections.abc import Callable
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -45,6 +47,10 @@ _TAG_LABEL = b"trygg/v1/owner-tag"
 # Its own label, so that a member's key in `users` and the owner tag of their reports in
 # `report_links` differ: without the secret key the two tables cannot be joined.
 _MEMBER_LABEL = b"trygg/v1/member-key"
+
+MEMBER_KEYS_REMEMBERED = 4096
+"""Member keys a `Sealer` keeps in memory (never on disk): every update looks its sender up
+several times, and each lookup would otherwise compute an HMAC again. See docs/privacy.md."""
 
 
 class SealError(ValueError):
@@ -65,7 +71,7 @@ class Sealer:
     dataclass holding one) does not leak them.
     """
 
-    __slots__ = ("_fernet", "_member_key", "_tag_key")
+    __slots__ = ("_fernet", "_member_key", "_member_keys", "_tag_key")
 
     def __init__(self, key: bytes) -> None:
         if len(key) != KEY_SIZE:
@@ -73,6 +79,11 @@ class Sealer:
         self._fernet = Fernet(base64.urlsafe_b64encode(_derive(key, _SEAL_LABEL)))
         self._tag_key = _derive(key, _TAG_LABEL)
         self._member_key = _derive(key, _MEMBER_LABEL)
+        # Bounded, least recently used first out; it lives and dies with this object, like the
+        # keys it could recompute everything in it from.
+        self._member_keys: Callable[[int], str] = functools.lru_cache(
+            maxsize=MEMBER_KEYS_REMEMBERED
+        )(self._compute_member_key)
 
     def __repr__(self) -> str:
         return "Sealer(<key hidden>)"
@@ -146,4 +157,7 @@ class Sealer:
         """
         if isinstance(user_id, bool) or not isinstance(user_id, int):
             raise TypeError("a user id is an int")
+        return self._member_keys(user_id)
+
+    def _compute_member_key(self, user_id: int) -> str:
         return hmac.new(self._member_key, b"member:%d" % user_id, hashlib.sha256).hexdigest()

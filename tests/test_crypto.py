@@ -6,7 +6,7 @@ import pickle
 
 import pytest
 
-from bot.crypto import KEY_SIZE, Sealer, SealError
+from bot.crypto import KEY_SIZE, MEMBER_KEYS_REMEMBERED, Sealer, SealError
 
 KEY = bytes(range(KEY_SIZE))
 OTHER_KEY = bytes(reversed(range(KEY_SIZE)))
@@ -107,3 +107,24 @@ def test_ids_must_be_ints(sealer: Sealer) -> None:
         sealer.owner_tag(True)
     with pytest.raises(TypeError):
         sealer.seal_chat("123")  # type: ignore[arg-type]
+
+
+def test_remembered_member_keys_belong_to_their_own_key() -> None:
+    """The in-memory memo of member keys is per Sealer: a key asked for under one secret key is
+    never the answer under another, and what is remembered equals what is computed."""
+    first, second = Sealer(bytes(range(32))), Sealer(bytes(32))
+    for _ in range(2):  # the second round is answered from memory
+        assert first.member_key(42) != second.member_key(42)
+    assert first.member_key(42) == Sealer(bytes(range(32))).member_key(42)
+    assert first.member_key(42) != first.owner_tag(42)
+
+
+def test_remembered_member_keys_are_bounded() -> None:
+    sealer = Sealer(bytes(32))
+    keys = [sealer.member_key(user_id) for user_id in range(MEMBER_KEYS_REMEMBERED + 10)]
+    assert len(set(keys)) == len(keys)
+    assert sealer._member_keys.cache_info().currsize == MEMBER_KEYS_REMEMBERED
+    # The oldest were let go and come back the same when asked again.
+    assert sealer.member_key(0) == keys[0]
+    with pytest.raises(TypeError):
+        sealer.member_key(True)

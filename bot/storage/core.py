@@ -66,9 +66,9 @@ def to_db_day(moment: datetime) -> str:
 
     For what must not be dated finer than a day (a report, a link, a draft's last change).
     """
-    day = datetime.fromisoformat(to_db_time(moment)).replace(
-        hour=0, minute=0, second=0, microsecond=0
-    )
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"naive datetime {moment!r}: pass an aware datetime (UTC)")
+    day = moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     return day.isoformat(timespec="microseconds")
 
 
