@@ -1,4 +1,4 @@
-"""Storage: one aiosqlite connection, migrations by `PRAGMA user_version`, and all queries.
+"""Storage: the connections, migrations by `PRAGMA user_version`, and all queries.
 
 Import from here; the rest of the bot sees frozen dataclasses, never rows or SQL. Inside, the
 queries live by table group (`members`, `reports`, `outbox`, `reminders`, `stats`) as mixins of

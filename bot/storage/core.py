@@ -1,8 +1,11 @@
-"""The core of storage: the one connection, opening and migrating, transactions, keys.
+"""The core of storage: the two connections, opening and migrating, transactions, keys.
 
-Every query module (`members`, `reports`, `outbox`, `reminders`, `stats`) is a mixin on
-`_Core`: it runs its statements through `_read`/`_write`, which hold the lock over the single
-connection, and finds members by `_key`. `bot.storage.db.Database` puts them together.
+Every query module (`members`, `reports`, `outbox`, `reminders`, `inbox`, `stats`) is a mixin
+on `_Core`: it writes each query as a sync body over a `sqlite3.Connection` and runs it with
+`_query` (a read) or `_transact` (one write transaction), inline on the loop's own connection
+or in one hop to aiosqlite's thread (docs/architecture.md, "Storage: two connections"); rare
+long reads still use aiosqlite's connection through `_read`/`_write`. Members are found by
+`_key`. `bot.storage.db.Database` puts them together.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""All SQL of trygg: one aiosqlite connection and typed queries that return frozen dataclasses.
+"""All SQL of trygg: typed queries that return frozen dataclasses, over two connections to one
+file (aiosqlite's, and a plain one on the event loop's thread for what takes microseconds).
 
 The rest of the bot never sees a row or a cursor. Keeping every statement in this module means a
 reviewer can check in one place what is stored about people who are being threatened, and that
@@ -8,8 +9,9 @@ Three rules hold throughout:
 - Time comes in as an argument (`now`), never from the clock here, so tests and the scheduler
   decide what "now" is. Stored times are fixed-width ISO-8601 UTC strings, which compare in SQL
   in the same order as the moments they stand for.
-- Every public method is one unit of work: it holds a lock over the single connection, so two
-  coroutines never interleave statements inside each other's transaction.
+- Every public method is one unit of work, one transaction: it runs inline without an await, or
+  on aiosqlite's thread under a lock, so two coroutines never interleave statements inside each
+  other's transaction.
 - Deleted means gone from the file: `secure_delete` zeroes freed content, and every method that
   deletes personal data (`forget_user`, `forget_owner`, `delete_report`, `purge_reports`)
   checkpoints the write-ahead log with TRUNCATE afterwards, so older copies of the pages do not
@@ -50,7 +52,7 @@ class Database(
     InboxQueries,
     _Core,
 ):
-    """The bot's one connection to its SQLite file. Create it with `await Database.open(path)`.
+    """The bot's connections to its SQLite file. Create it with `await Database.open(path)`.
 
     Its queries live by table group, one mixin each: members and invites (`members.py`); reports,
     drafts, links and pending inputs (`reports.py`); the outbox (`outbox.py`); reminders

@@ -240,13 +240,15 @@ class OutboxQueries(_Core):
 
         Their dedupe keys go with them, so keep this well beyond any retry of a handler.
         """
+        # Off the loop: after a digest to every member this deletes tens of thousands of rows.
         count = await self._transact(
             lambda conn: run(
                 conn,
                 "DELETE FROM outbox WHERE (sent_at IS NOT NULL OR dead_reason IS NOT NULL)"
                 " AND created_at < :before",
                 {"before": to_db_time(created_before)},
-            )
+            ),
+            off_loop=True,
         )
         return count
 

@@ -227,7 +227,8 @@ class ReportQueries(OutboxQueries):
                 conn,
                 "DELETE FROM drafts WHERE updated_at < :before",
                 {"before": to_db_time(updated_before)},
-            )
+            ),
+            off_loop=True,  # retention: any number of rows, and no one waits for it
         )
         if count:
             await self.checkpoint()
@@ -668,7 +669,7 @@ class ReportQueries(OutboxQueries):
                 run(conn, _FORGET_REPORT_REMINDERS, {"ref": row["ref"]})
             return rows
 
-        rows = await self._transact(body)
+        rows = await self._transact(body, off_loop=True)  # retention: any number of reports
         await self.checkpoint()
         return len(rows)
 
