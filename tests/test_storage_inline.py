@@ -170,3 +170,23 @@ async def test_reads_and_writes_go_to_aiosqlite_while_a_coroutine_holds_it(
         await writing
         assert order == ["read", "write"]
         assert await db.get_draft(MEMBER) == DRAFT
+
+
+@pytest.mark.parametrize("period", [10, 10_000])
+async def test_the_write_ahead_log_stays_small_while_every_write_runs_inline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, period: int
+) -> None:
+    """The inline connection never checkpoints itself; every `INLINE_COMMITS_PER_CHECKPOINT`
+    commits one runs on aiosqlite's thread, so the -wal file on disk stays bounded."""
+    monkeypatch.setattr("bot.storage.core.INLINE_COMMITS_PER_CHECKPOINT", period)
+    path = tmp_path / "t.sqlite3"
+    async with await Database.open(path) as db:
+        await db.join(MEMBER, "solvik", Role.MEMBER, None, NOW)
+        for step in range(300):
+            draft = Draft(org_id="solvik", step="channel", values={"n": step}, editing=False)
+            await db.save_draft(MEMBER, draft, NOW)
+        wal_pages = path.with_name(path.name + "-wal").stat().st_size // 4096
+    if period == 10:
+        assert wal_pages < 60
+    else:  # without it the log holds every commit: what the checkpoint keeps from happening
+        assert wal_pages > 300

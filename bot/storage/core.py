@@ -485,7 +485,12 @@ class _Core:
             return
         self._inline_commits = 0
         async with self._lock:
-            await _in_worker(self._conn, _passive_checkpoint)
+            try:
+                await _in_worker(self._conn, _passive_checkpoint)
+            except sqlite3.Error as error:
+                # The caller's transaction is committed: it must not look failed (and be done
+                # again) because the tidying after it was. The next one tries again.
+                log.warning("passive WAL checkpoint of %s failed: %s", self.path, error)
 
     @asynccontextmanager
     async def _read(self) -> AsyncIterator[aiosqlite.Connection]:
