@@ -490,7 +490,9 @@ class _Core:
             except sqlite3.Error as error:
                 # The caller's transaction is committed: it must not look failed (and be done
                 # again) because the tidying after it was. The next one tries again.
-                log.warning("passive WAL checkpoint of %s failed: %s", self.path, error)
+                log.warning(
+                    "passive WAL checkpoint of %s failed: %s", self.path, type(error).__name__
+                )
 
     @asynccontextmanager
     async def _read(self) -> AsyncIterator[aiosqlite.Connection]:
