@@ -157,6 +157,8 @@ class ApiReply:
     status: int
     body: JSONDict
     raw: bytes | None = None
+    # `body` as JSON, when it was encoded already (`FakeBotApi.handle`)
+    encoded: bytes | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def success(cls, result: Any) -> ApiReply:
@@ -213,6 +215,8 @@ class ApiReply:
     def payload(self) -> bytes:
         if self.raw is not None:
             return self.raw
+        if self.encoded is not None:
+            return self.encoded
         return json.dumps(self.body, ensure_ascii=False).encode("utf-8")
 
 
@@ -404,7 +408,8 @@ def decode_request_data(request_data: RequestData | None) -> JSONDict:
         return {}
     params: JSONDict = {}
     for name, value in request_data.parameters.items():
-        params[name] = value if isinstance(value, str) else _to_json(value)
+        plain = isinstance(value, str) or type(value) in (int, float, bool)  # immutable JSON
+        params[name] = value if plain else _to_json(value)
     for name, part in request_data.multipart_data.items():
         filename, content = part[0], part[1]
         mime_type = part[2] if len(part) > 2 else None
@@ -1189,13 +1194,18 @@ class FakeBotApi:
                 if handler is None:
                     raise _ApiError(404, "Not Found")
                 result = handler(self, params)
-                response = ApiReply.success(result)
+                refused: ApiReply | None = None
             except _ApiError as exc:
-                response = ApiReply.error(exc.status, exc.description)
+                refused = ApiReply.error(exc.status, exc.description)
                 result = None
-            # A handler's result is its own (never the stored message itself): encoded once,
-            # the recorded call and the event each get a copy of it.
-            encoded = json.dumps(result)
+            # A handler may return what the fake keeps (the stored message): only copies leave,
+            # decoded from one encoding that is also the answer's payload.
+            encoded = json.dumps(result, ensure_ascii=False)
+            response = refused or ApiReply(
+                200,
+                {"ok": True, "result": json.loads(encoded)},
+                encoded=f'{{"ok": true, "result": {encoded}}}'.encode(),
+            )
             call = self._record(name, params, response, json.loads(encoded))
             sent = call.ok and (name in SEND_METHODS or name in EDIT_METHODS)
             if sent and isinstance(result, dict):
@@ -1395,8 +1405,8 @@ class FakeBotApi:
         markup = self._check_markup(params)
         if markup is not None:
             message["reply_markup"] = markup
-        self._messages[(chat_id, message["message_id"])] = _Stored(_copy(message))
-        return message
+        self._messages[(chat_id, message["message_id"])] = _Stored(message)
+        return message  # kept as it is: `handle` hands out copies
 
     def _send_message(self, params: JSONDict) -> Any:
         chat_id = self._chat_id(params)
@@ -1499,7 +1509,7 @@ class FakeBotApi:
             raise _ApiError(400, _NOT_MODIFIED)
         new["edit_date"] = int(self._clock())
         stored.message = new
-        return _copy(new)
+        return new  # kept as it is: `handle` hands out copies
 
     def _edit_text(self, params: JSONDict) -> Any:
         text, entities = self._text(params)
