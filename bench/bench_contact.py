@@ -21,9 +21,12 @@ A second, diagnostic baseline (`payload_baseline`) answers each update with the 
 bot sent for it (the same HTML text and keyboard, captured during the warm-up, and the same
 `answerCallbackQuery`) without computing anything: `payload_ratio = value / payload_baseline`
 is the share left to the bot's own work (database, triage, rendering) once the cost of sending
-long messages through PTB and the transport is the same on both sides.
+long messages through PTB and the transport is the same on both sides. The bot sends its replies
+more cheaply than `send_message` (`bot.handlers.sending.send_html`: the same request, no
+`Message` built of the answer), so a third, `payload_light_baseline`, sends the same messages
+the bot's way: `payload_light_ratio` is then the bot's own work alone.
 
-The three alternate, after a warm-up, for up to `MAX_ROUNDS` rounds (at least `MIN_ROUNDS`; no
+The four alternate, after a warm-up, for up to `MAX_ROUNDS` rounds (at least `MIN_ROUNDS`; no
 more once they took `BUDGET_S`); the best round of each counts, the median is reported too.
 """
 
@@ -58,6 +61,7 @@ from bench.measure import rounded
 from bot.app import OFFLINE_TOKEN, build_application, running
 from bot.config import Settings
 from bot.devchat.transport import RecordingRequest
+from bot.handlers.sending import send_html
 from bot.storage import Role
 from tests.fakes import telegram_objects as tg
 
@@ -68,7 +72,10 @@ WARMUP = 150
 MAX_ROUNDS = 3
 MIN_ROUNDS = 2
 BUDGET_S = 15.0  # no third round once the measured rounds took this long together
-GOAL_RATIO = 0.7
+# Issue 11: at least half the bare bot's rate, and at least 0.9 of the bot that only sends the
+# same messages (what is left for the bot's own work).
+GOAL_RATIO = 0.5
+GOAL_PAYLOAD_RATIO = 0.9
 ORGANISATIONS = ("solvik", "region-norrmark")
 TEXT = "jag fick ett hotfullt mejl"
 REPO = Path(__file__).resolve().parent.parent
@@ -196,9 +203,14 @@ async def _warm_up(
 
 
 def _payload_app(
-    transport: RecordingRequest, people: list[Official], replies: dict[ReplyKey, JSONDict]
+    transport: RecordingRequest,
+    people: list[Official],
+    replies: dict[ReplyKey, JSONDict],
+    *,
+    light: bool = False,
 ) -> App:
-    """Answers each update with the bot's own message for it, computing nothing."""
+    """Answers each update with the bot's own message for it, computing nothing; `light`: sent
+    as the bot sends it (`send_html`), else with PTB's `send_message`."""
     by_user = {person.user_id: person for person in people}
     prepared: dict[ReplyKey, tuple[str, InlineKeyboardMarkup | None]] = {}
     for key, params in replies.items():
@@ -217,6 +229,9 @@ def _payload_app(
         else:
             kind = MENU if message is not None and message.text == "/kontakt" else TEXT_MESSAGE
         text, keyboard = prepared[(person.org_id, person.language_code, kind)]
+        if light:
+            await send_html(context.bot, chat.id, text, keyboard)
+            return
         await context.bot.send_message(
             chat.id,
             text,
@@ -277,7 +292,7 @@ async def _measure(data_dir: Path) -> dict[str, Any]:
         clock=_FixedClock(),
     )
     base = _bare_app(RecordingRequest(), _fixed)
-    times: dict[str, list[float]] = {"bot": [], "baseline": [], "payload": []}
+    times: dict[str, list[float]] = {"bot": [], "baseline": [], "payload": [], "light": []}
     async with running(app), base:
         await base.start()
         await _join_all(app, people)
@@ -285,10 +300,13 @@ async def _measure(data_dir: Path) -> dict[str, Any]:
         replies = await _warm_up(app, transport, people)
         _check_replies(transport, since, WARMUP)
         payload = _payload_app(RecordingRequest(), people, replies)
-        async with payload:
+        light = _payload_app(RecordingRequest(), people, replies, light=True)
+        async with payload, light:
             await payload.start()
+            await light.start()
             await drive(base, warmup)
             await drive(payload, warmup)
+            await drive(light, warmup)
             start = time.perf_counter()
             while len(times["bot"]) < MIN_ROUNDS or (
                 len(times["bot"]) < MAX_ROUNDS and time.perf_counter() - start < BUDGET_S
@@ -298,26 +316,33 @@ async def _measure(data_dir: Path) -> dict[str, Any]:
                 calls_per_update = _check_replies(transport, since, UPDATES)
                 times["baseline"].append(await drive(base, batch))
                 times["payload"].append(await drive(payload, batch))
+                times["light"].append(await drive(light, batch))
+            await light.stop()
             await payload.stop()
         await base.stop()
 
     best = {name: UPDATES / min(found) for name, found in times.items()}
     median = {name: UPDATES / statistics.median(found) for name, found in times.items()}
     ratio = best["bot"] / best["baseline"]
+    payload_ratio = best["bot"] / best["payload"]
     return {
         "value": rounded(best["bot"]),
         "unit": "updates/s",
         "baseline": rounded(best["baseline"]),
         "ratio": rounded(ratio, 3),
         "goal": GOAL_RATIO,
-        "goal_met": ratio >= GOAL_RATIO,
+        "payload_goal": GOAL_PAYLOAD_RATIO,
+        "goal_met": ratio >= GOAL_RATIO and payload_ratio >= GOAL_PAYLOAD_RATIO,
         "median": rounded(median["bot"]),
         "baseline_median": rounded(median["baseline"]),
         "payload_baseline": rounded(best["payload"]),
-        "payload_ratio": rounded(best["bot"] / best["payload"], 3),
+        "payload_ratio": rounded(payload_ratio, 3),
+        "payload_light_baseline": rounded(best["light"]),
+        "payload_light_ratio": rounded(best["bot"] / best["light"], 3),
         "ms_per_update": rounded(1000 / best["bot"], 3),
         "baseline_ms_per_update": rounded(1000 / best["baseline"], 3),
         "payload_ms_per_update": rounded(1000 / best["payload"], 3),
+        "payload_light_ms_per_update": rounded(1000 / best["light"], 3),
         "api_calls_per_update": rounded(calls_per_update, 3),
         "updates": UPDATES,
         "rounds": len(times["bot"]),

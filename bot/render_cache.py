@@ -81,6 +81,7 @@ class RenderCache:
     def __init__(self, size: int = MAX_ENTRIES) -> None:
         self._answers = _Lru(size)
         self._menus = _Lru(size // 8 or 1)
+        self._keyboards = _Lru(size // 4 or 1)
 
     def answer(
         self,
@@ -109,14 +110,20 @@ class RenderCache:
         key = (id(source), lang, tuple(s.id for s in situations))
         return self._menus.get(source, key, build)
 
+    def keyboard(self, source: Source, key: Hashable, build: Callable[[], T]) -> T:
+        """A keyboard of this routine that `key` (its kind, situation, language...) tells
+        apart from the others; kept as one object, which the sending side serialises once."""
+        return self._keyboards.get(source, (id(source), key), build)
+
     @property
     def hits(self) -> int:
-        return self._answers.hits + self._menus.hits
+        return self._answers.hits + self._menus.hits + self._keyboards.hits
 
     @property
     def misses(self) -> int:
-        return self._answers.misses + self._menus.misses
+        return self._answers.misses + self._menus.misses + self._keyboards.misses
 
     def clear(self) -> None:
         self._answers.clear()
         self._menus.clear()
+        self._keyboards.clear()

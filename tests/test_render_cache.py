@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from bot.app import reload_routines
 from bot.handlers import callbacks
-from tests.conftest import Harness, texts
+from tests.conftest import Harness, buttons, texts
 
 ANNA = 8_100_001
 BO = 8_100_002
@@ -67,3 +67,26 @@ async def test_each_language_gets_its_own_answer(harness: Harness) -> None:
     english = await _threat_answer(h, BO, language_code="en")
     assert swedish.startswith("Är du i fara nu? Ring 112.")
     assert english.startswith("In danger now? Call 112.")
+
+
+async def test_the_buttons_under_an_answer_follow_the_language_and_a_saved_file(
+    harness: Harness,
+) -> None:
+    h = harness
+    await h.join(ANNA, "solvik")
+    await h.join(BO, "solvik", language_code="en")
+    acute = "han har en kniv och skickade ett hotfullt mejl"  # acute, and a threat besides
+    swedish = buttons(await h.send(ANNA, acute))
+    english = buttons(await h.send(BO, acute, language_code="en"))
+    assert ("Jag har fått ett hot (mejl, brev, sms, samtal)", "sit:hot") in swedish
+    assert ("I have received a threat", "sit:hot") in english
+    assert buttons(await h.send(ANNA, acute)) == swedish  # kept, and the same
+    path = h.services.settings.routines_dir / "solvik.yaml"
+    path.write_text(
+        path.read_text(encoding="utf-8").replace(
+            '"Jag har fått ett hot (mejl, brev, sms, samtal)"', "Jag har blivit hotad"
+        ),
+        encoding="utf-8",
+    )
+    await reload_routines(h.app)
+    assert ("Jag har blivit hotad", "sit:hot") in buttons(await h.send(ANNA, acute))

@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import functools
 import itertools
 import json
 import re
@@ -156,6 +157,8 @@ class ApiReply:
     status: int
     body: JSONDict
     raw: bytes | None = None
+    # `body` as JSON, when it was encoded already (`FakeBotApi.handle`)
+    encoded: bytes | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def success(cls, result: Any) -> ApiReply:
@@ -212,6 +215,8 @@ class ApiReply:
     def payload(self) -> bytes:
         if self.raw is not None:
             return self.raw
+        if self.encoded is not None:
+            return self.encoded
         return json.dumps(self.body, ensure_ascii=False).encode("utf-8")
 
 
@@ -389,13 +394,22 @@ def _to_json(value: Any) -> Any:
     return json.loads(json.dumps(value))
 
 
+def _copy(value: T) -> T:
+    """A deep copy of what the fake keeps (params, messages, chats, updates: all plain JSON,
+    made so by `_to_json`): a round trip through the C-coded json module costs a fraction of
+    `copy.deepcopy` on these nested dicts, and a recorded message is copied several times."""
+    copied: T = json.loads(json.dumps(value))
+    return copied
+
+
 def decode_request_data(request_data: RequestData | None) -> JSONDict:
     """The params PTB sends, as plain JSON values, with uploads replaced by `file_record`."""
     if request_data is None:
         return {}
     params: JSONDict = {}
     for name, value in request_data.parameters.items():
-        params[name] = value if isinstance(value, str) else _to_json(value)
+        plain = isinstance(value, str) or type(value) in (int, float, bool)  # immutable JSON
+        params[name] = value if plain else _to_json(value)
     for name, part in request_data.multipart_data.items():
         filename, content = part[0], part[1]
         mime_type = part[2] if len(part) > 2 else None
@@ -464,11 +478,38 @@ def _decode_entities(text: str) -> str:
     return _ENTITY_RE.sub(repl, text)
 
 
+_MARKUP = re.compile(r"[<&]")
+_SIMPLE_TAG = re.compile(r"<(/?)([a-zA-Z-]+)>")
+_TAG_NAME_END = re.compile(r"[\s>]")
+
+
+def _utf16_units(text: str) -> int:
+    """`utf16_len` without encoding for the common case of text in the Basic Multilingual Plane."""
+    if text.isascii():
+        return len(text)
+    return len(text.encode("utf-16-le")) // 2
+
+
 def parse_html(source: str) -> tuple[str, list[JSONDict]]:
     """Telegram's HTML parse mode: the plain text and its entities (UTF-16 offsets).
 
-    Raises `EntityParseError` with Telegram's wording for markup it refuses.
+    Raises `EntityParseError` with Telegram's wording for markup it refuses. The same text is
+    parsed once (`_parse_html`, memoised): bots send the same answers again and again, and the
+    recorded messages must not share their entities, so each caller gets its own copies.
     """
+    text, entities = _parse_html(source)
+    return text, [_copy_entity(entity) for entity in entities]
+
+
+def _copy_entity(entity: JSONDict) -> JSONDict:
+    copied = dict(entity)
+    if "user" in copied:
+        copied["user"] = dict(copied["user"])
+    return copied
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_html(source: str) -> tuple[str, tuple[JSONDict, ...]]:
     out: list[str] = []
     pos = 0  # UTF-16 offset in the output
     entities: list[JSONDict] = []
@@ -479,21 +520,42 @@ def parse_html(source: str) -> tuple[str, list[JSONDict]]:
         return len(source[:index].encode("utf-8"))
 
     while i < n:
-        char = source[i]
-        if char == "&":
+        markup = _MARKUP.search(source, i)
+        stop = markup.start() if markup else n
+        if stop > i:  # plain text up to the next tag or entity, copied in one piece
+            run = source[i:stop]
+            out.append(run)
+            pos += _utf16_units(run)
+            i = stop
+            continue
+        if source[i] == "&":
             match = _ENTITY_RE.match(source, i)
             decoded = _decode_entities(match.group(0)) if match else "&"
             out.append(decoded)
             pos += utf16_len(decoded)
             i = match.end() if match else i + 1
             continue
-        if char != "<":
-            out.append(char)
-            pos += 2 if ord(char) > 0xFFFF else 1
-            i += 1
-            continue
 
         begin = i
+        simple = _SIMPLE_TAG.match(source, i)  # most tags: "<b>", "</b>", no attributes
+        if simple is not None and simple.group(2).lower() in _HTML_TAGS:
+            name = simple.group(2).lower()
+            if not simple.group(1):
+                if name == "span":
+                    raise EntityParseError('Tag "span" must have class "tg-spoiler"')
+                stack.append(_OpenTag(name, _HTML_TAGS[name], pos, {}))
+            elif not stack:
+                raise EntityParseError(f"Unexpected end tag at byte offset {byte_offset(begin)}")
+            else:
+                opened = stack.pop()
+                if name != opened.tag:
+                    raise EntityParseError(
+                        f"Unmatched end tag at byte offset {byte_offset(begin)}, "
+                        f'expected "</{opened.tag}>", found "</{name}>"'
+                    )
+                _close_tag(opened, pos, stack, entities)
+            i = simple.end()
+            continue
         if source.startswith("</", i):
             if not stack:
                 raise EntityParseError(f"Unexpected end tag at byte offset {byte_offset(begin)}")
@@ -511,17 +573,16 @@ def parse_html(source: str) -> tuple[str, list[JSONDict]]:
             i = end + 1
             continue
 
-        j = i + 1
-        while j < n and not source[j].isspace() and source[j] != ">":
-            j += 1
-        if j >= n:
+        name_end = _TAG_NAME_END.search(source, i + 1)
+        if name_end is None:
             raise EntityParseError(f"Unclosed start tag at byte offset {byte_offset(begin)}")
+        j = name_end.start()
         name = source[i + 1 : j].lower()
         if name not in _HTML_TAGS:
             raise EntityParseError(
                 f'Unsupported start tag "{name}" at byte offset {byte_offset(begin)}'
             )
-        attrs, j = _parse_attributes(source, j, name, byte_offset(begin))
+        attrs, j = _parse_attributes(source, j, name, begin)
         if name == "span" and attrs.get("class") != "tg-spoiler":
             raise EntityParseError('Tag "span" must have class "tg-spoiler"')
         stack.append(_OpenTag(name, _HTML_TAGS[name], pos, attrs))
@@ -530,18 +591,25 @@ def parse_html(source: str) -> tuple[str, list[JSONDict]]:
     if stack:
         raise EntityParseError(f'Can\'t find end tag corresponding to start tag "{stack[-1].tag}"')
     entities.sort(key=lambda e: (e["offset"], -e["length"]))
-    return "".join(out), entities
+    return "".join(out), tuple(entities)
 
 
-def _parse_attributes(source: str, j: int, tag: str, begin: int) -> tuple[dict[str, str], int]:
-    """Attributes of a start tag from index ``j``; returns them and the index of ``>``."""
+def _parse_attributes(source: str, j: int, tag: str, start: int) -> tuple[dict[str, str], int]:
+    """Attributes of the start tag at index ``start`` from index ``j``; returns them and the
+    index of ``>``."""
     attrs: dict[str, str] = {}
     n = len(source)
+
+    def offset() -> int:
+        # Telegram's errors count bytes; counted only for an error (for every tag it made a
+        # long message quadratic).
+        return len(source[:start].encode("utf-8"))
+
     while True:
         while j < n and source[j].isspace():
             j += 1
         if j >= n:
-            raise EntityParseError(f"Unclosed start tag at byte offset {begin}")
+            raise EntityParseError(f"Unclosed start tag at byte offset {offset()}")
         if source[j] == ">":
             return attrs, j
         k = j
@@ -550,12 +618,12 @@ def _parse_attributes(source: str, j: int, tag: str, begin: int) -> tuple[dict[s
         attr = source[j:k].lower()
         if not attr:
             raise EntityParseError(
-                f'Empty attribute name in the tag "{tag}" at byte offset {begin}'
+                f'Empty attribute name in the tag "{tag}" at byte offset {offset()}'
             )
         while k < n and source[k].isspace():
             k += 1
         if k >= n:
-            raise EntityParseError(f"Unclosed start tag at byte offset {begin}")
+            raise EntityParseError(f"Unclosed start tag at byte offset {offset()}")
         if source[k] != "=":
             if attr == "expandable":
                 attrs[attr] = ""
@@ -563,17 +631,17 @@ def _parse_attributes(source: str, j: int, tag: str, begin: int) -> tuple[dict[s
                 continue
             raise EntityParseError(
                 f'Expected equal sign in declaration of an attribute of the tag "{tag}" '
-                f"at byte offset {begin}"
+                f"at byte offset {offset()}"
             )
         k += 1
         while k < n and source[k].isspace():
             k += 1
         if k >= n:
-            raise EntityParseError(f"Unclosed start tag at byte offset {begin}")
+            raise EntityParseError(f"Unclosed start tag at byte offset {offset()}")
         if source[k] in "'\"":
             close = source.find(source[k], k + 1)
             if close < 0:
-                raise EntityParseError(f"Unclosed start tag at byte offset {begin}")
+                raise EntityParseError(f"Unclosed start tag at byte offset {offset()}")
             value = _decode_entities(source[k + 1 : close])
             j = close + 1
         else:
@@ -850,7 +918,7 @@ class FakeBotApi:
         chat = _norm_chat_id(chat_id)
         with self._lock:
             return [
-                copy.deepcopy(e.message)
+                _copy(e.message)
                 for e in self._state.events
                 if e.chat_id == chat and (include_edits or e.call.method in SEND_METHODS)
             ]
@@ -873,7 +941,7 @@ class FakeBotApi:
             stored = self._messages.get(key)
             if stored is None or stored.deleted:
                 return None
-            return copy.deepcopy(stored.message)
+            return _copy(stored.message)
 
     def clear(self) -> None:
         """Forget the recorded calls (the messages stay, so they can still be edited)."""
@@ -989,7 +1057,7 @@ class FakeBotApi:
         with self._lock:
             known = self._chats.get(chat_id)
             if known is not None:
-                return copy.deepcopy(known)
+                return _copy(known)
         if isinstance(chat_id, str):
             return {"id": chat_id, "type": "channel", "title": chat_id}
         if chat_id > 0:
@@ -1019,17 +1087,17 @@ class FakeBotApi:
             else:
                 self._updates.append(queued)
             self._changed()
-        return copy.deepcopy(queued)
+        return _copy(queued)
 
     def pending_updates(self) -> list[JSONDict]:
         """Queued updates not yet confirmed by a getUpdates offset."""
         with self._lock:
-            return copy.deepcopy(self._updates)
+            return _copy(self._updates)
 
     @property
     def dropped_updates(self) -> list[JSONDict]:
         with self._lock:
-            return copy.deepcopy(self._dropped)
+            return _copy(self._dropped)
 
     def confirm(self, params: Mapping[str, Any]) -> None:
         """Apply getUpdates' ``offset``: forget the updates it confirms."""
@@ -1087,11 +1155,15 @@ class FakeBotApi:
 
     def record(self, method: str, params: JSONDict, response: Response) -> Call:
         """Record a call and how it was answered."""
-        name = canonical_method(method)
+        result = copy.deepcopy(response.result) if isinstance(response, ApiReply) else None
+        return self._record(canonical_method(method), params, response, result)
+
+    def _record(self, name: str, params: JSONDict, response: Response, result: Any) -> Call:
+        """Record a call; `result` is the caller's own copy of a success's result."""
         if isinstance(response, NetworkFault):
             call = Call(name, params, 0, None, response.to_exception().message)
         elif response.ok:
-            call = Call(name, params, response.status, copy.deepcopy(response.result))
+            call = Call(name, params, response.status, result)
         else:
             call = Call(name, params, response.status, None, response.description or "")
         with self._lock:
@@ -1099,12 +1171,17 @@ class FakeBotApi:
             self._changed()
         return call
 
-    def handle(self, method: str, params: JSONDict, *, check_faults: bool = True) -> Response:
+    def handle(
+        self, method: str, params: JSONDict, *, check_faults: bool = True, owned: bool = False
+    ) -> Response:
         """Answer one call (getUpdates returns at once: the frontends wait for updates first).
 
-        The call is recorded; a message sent or edited is told to ``on_send``.
+        The call is recorded; a message sent or edited is told to ``on_send``. ``owned``: the
+        params are plain JSON made for this call alone (`decode_request_data`), kept as they
+        are instead of copied.
         """
-        params = _to_json(params)
+        if not owned:
+            params = _to_json(params)
         if check_faults:
             injected = self.intercept(method, params)
             if injected is not None:
@@ -1117,21 +1194,29 @@ class FakeBotApi:
                 if handler is None:
                     raise _ApiError(404, "Not Found")
                 result = handler(self, params)
-                response = ApiReply.success(result)
+                refused: ApiReply | None = None
             except _ApiError as exc:
-                response = ApiReply.error(exc.status, exc.description)
-            call = self.record(name, params, response)
-            if call.ok and (name in SEND_METHODS or name in EDIT_METHODS):
-                message = response.result
-                if isinstance(message, dict):
-                    chat_id = _norm_chat_id(message.get("chat", {}).get("id"))
-                    if chat_id is not None:
-                        event = _Event(chat_id, call, copy.deepcopy(message))
-                        self._state.events.append(event)
-                        self._changed()
+                refused = ApiReply.error(exc.status, exc.description)
+                result = None
+            # A handler may return what the fake keeps (the stored message): only copies leave,
+            # decoded from one encoding that is also the answer's payload.
+            encoded = json.dumps(result, ensure_ascii=False)
+            response = refused or ApiReply(
+                200,
+                {"ok": True, "result": json.loads(encoded)},
+                encoded=f'{{"ok": true, "result": {encoded}}}'.encode(),
+            )
+            call = self._record(name, params, response, json.loads(encoded))
+            sent = call.ok and (name in SEND_METHODS or name in EDIT_METHODS)
+            if sent and isinstance(result, dict):
+                chat_id = _norm_chat_id(result.get("chat", {}).get("id"))
+                if chat_id is not None:
+                    event = _Event(chat_id, call, json.loads(encoded))
+                    self._state.events.append(event)
+                    self._changed()
             on_send = self.on_send
         if event is not None and on_send is not None:
-            on_send(event.call, copy.deepcopy(event.message))
+            on_send(event.call, json.loads(encoded))
         return response
 
     # -- waiting ----------------------------------------------------------------------------
@@ -1205,7 +1290,7 @@ class FakeBotApi:
                 if not include_edits and event.call.method not in SEND_METHODS:
                     continue
                 if test(event.message):
-                    return index, copy.deepcopy(event.message)
+                    return index, _copy(event.message)
             return None
 
         return check
@@ -1311,7 +1396,7 @@ class FakeBotApi:
         if reply_to is not None:
             quoted = self._messages.get((chat_id, reply_to))
             if quoted is not None and not quoted.deleted:
-                replied = copy.deepcopy(quoted.message)
+                replied = _copy(quoted.message)
                 replied.pop("reply_to_message", None)
                 message["reply_to_message"] = replied
             elif self.strict and not _allows_missing_reply(params):
@@ -1320,8 +1405,8 @@ class FakeBotApi:
         markup = self._check_markup(params)
         if markup is not None:
             message["reply_markup"] = markup
-        self._messages[(chat_id, message["message_id"])] = _Stored(copy.deepcopy(message))
-        return message
+        self._messages[(chat_id, message["message_id"])] = _Stored(message)
+        return message  # kept as it is: `handle` hands out copies
 
     def _send_message(self, params: JSONDict) -> Any:
         chat_id = self._chat_id(params)
@@ -1409,7 +1494,7 @@ class FakeBotApi:
 
     def _apply_edit(self, stored: _Stored, changes: JSONDict, markup: JSONDict | None) -> JSONDict:
         old = stored.message
-        new = copy.deepcopy(old)
+        new = _copy(old)
         for key, value in changes.items():
             if value in (None, []):
                 new.pop(key, None)
@@ -1424,7 +1509,7 @@ class FakeBotApi:
             raise _ApiError(400, _NOT_MODIFIED)
         new["edit_date"] = int(self._clock())
         stored.message = new
-        return copy.deepcopy(new)
+        return new  # kept as it is: `handle` hands out copies
 
     def _edit_text(self, params: JSONDict) -> Any:
         text, entities = self._text(params)
@@ -1504,7 +1589,7 @@ class FakeBotApi:
         return True
 
     def _get_commands(self, params: JSONDict) -> Any:
-        return copy.deepcopy(self._commands.get(self._commands_key(params), []))
+        return _copy(self._commands.get(self._commands_key(params), []))
 
     def _set_menu_button(self, params: JSONDict) -> Any:
         button = params.get("menu_button") or {"type": "default"}
@@ -1513,7 +1598,7 @@ class FakeBotApi:
 
     def _get_menu_button(self, params: JSONDict) -> Any:
         chat = _norm_chat_id(params.get("chat_id"))
-        return copy.deepcopy(
+        return _copy(
             self._menu_buttons.get(chat, self._menu_buttons.get(None, {"type": "commands"}))
         )
 
@@ -1532,7 +1617,7 @@ class FakeBotApi:
         self.confirm(params)
         limit = params.get("limit")
         limit = limit if isinstance(limit, int) and 1 <= limit <= 100 else 100
-        return copy.deepcopy(self._updates[:limit])
+        return _copy(self._updates[:limit])
 
     def _set_webhook(self, params: JSONDict) -> Any:
         self._webhook_url = str(params.get("url") or "")
@@ -1772,7 +1857,7 @@ class RecordingRequest(FakeApiFront, BaseRequest):
         if canonical_method(api_method) == "getUpdates":
             response = await self._get_updates(params)
         else:
-            response = self._api.handle(api_method, params)
+            response = self._api.handle(api_method, params, owned=True)
         if isinstance(response, NetworkFault):
             raise response.to_exception()
         return response.status, response.payload()

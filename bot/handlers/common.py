@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
-from telegram.constants import ParseMode
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot.context import TryggContext
 from bot.handlers import callbacks
 from bot.handlers.render import split_html
+from bot.handlers.sending import send_html
 from bot.i18n import normalise_language, t
 from bot.routines.models import National, Routine
 from bot.storage import Membership, User
@@ -72,21 +72,19 @@ async def remember_language(
     await context.services.db.set_language(user.id, guessed, False, context.services.clock())
 
 
-async def reply(
-    update: Update, text: str, markup: InlineKeyboardMarkup | None = None
-) -> Message | None:
-    """Send HTML to the chat of `update`, split at 4096; the keyboard goes with the last part."""
+async def reply(update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
+    """Send HTML to the chat of `update`, split at 4096; the keyboard goes with the last part.
+
+    Sent with `send_html`: the same request as `chat.send_message`, without building a
+    `Message` of Telegram's answer, which no handler reads.
+    """
     chat = update.effective_chat
     if chat is None:
-        return None
+        return
     parts = split_html(text)
-    sent: Message | None = None
     for index, part in enumerate(parts):
         last = index == len(parts) - 1
-        sent = await chat.send_message(
-            part, parse_mode=ParseMode.HTML, reply_markup=markup if last else None
-        )
-    return sent
+        await send_html(chat.get_bot(), chat.id, part, markup if last else None)
 
 
 def menu_button(lang: str) -> InlineKeyboardMarkup:

@@ -67,6 +67,31 @@ async def send_answer(
 ) -> None:
     """The steps of one situation, resolved for this moment; `also` are offered as buttons."""
     result = answer(p.source, situation, context.services.clock())
+    keyboard = _answer_keyboard(context, p, situation, also)
+    if p.routine is None:
+        footer = t("contact.guest_footer", p.lang, answer=Html(""))
+        reserve = len(visible_text(footer)) + 4
+        text = _rendered(context, p, result, reserve)
+        text = t("contact.guest_footer", p.lang, answer=text)
+        await reply(update, text, keyboard)
+        return
+    await reply(update, _rendered(context, p, result, 0), keyboard)
+
+
+def _answer_keyboard(
+    context: TryggContext, p: Profile, situation: Situation, also: tuple[Situation, ...]
+) -> InlineKeyboardMarkup:
+    """The buttons under an answer: the same for every asker of a routine in a language."""
+    also_ids = tuple(s.id for s in also)
+    key = ("answer", situation.id, also_ids, p.lang)
+    return context.services.answers.keyboard(
+        p.source, key, lambda: _build_answer_keyboard(p, situation, also)
+    )
+
+
+def _build_answer_keyboard(
+    p: Profile, situation: Situation, also: tuple[Situation, ...]
+) -> InlineKeyboardMarkup:
     rows: list[Sequence[InlineKeyboardButton]] = []
     if situation.urgent:
         after = find_situation(p.source, AFTER_ID)
@@ -83,18 +108,11 @@ async def send_answer(
         for s in also
         if s.id != situation.id and not s.urgent
     ]
-    if p.routine is None:
-        footer = t("contact.guest_footer", p.lang, answer=Html(""))
-        reserve = len(visible_text(footer)) + 4
-        text = _rendered(context, p, result, reserve)
-        text = t("contact.guest_footer", p.lang, answer=text)
-        rows += menu_button(p.lang).inline_keyboard
-        await reply(update, text, InlineKeyboardMarkup(rows))
-        return
-    text = _rendered(context, p, result, 0)
-    # A member can report what happened straight from the answer.
-    rows += [[report_button(situation.id, p.lang)], *menu_button(p.lang).inline_keyboard]
-    await reply(update, text, InlineKeyboardMarkup(rows))
+    if p.routine is not None:
+        # A member can report what happened straight from the answer.
+        rows.append([report_button(situation.id, p.lang)])
+    rows += menu_button(p.lang).inline_keyboard
+    return InlineKeyboardMarkup(rows)
 
 
 def _rendered(context: TryggContext, p: Profile, result: Answer, reserve: int) -> Html:

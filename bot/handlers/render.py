@@ -229,10 +229,14 @@ def split_html(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
     A single line longer than the limit loses its tags and is cut at spaces, never inside an
     `&amp;`-style entity.
     """
+    room = limit - _utf16_len(FOLD_OPEN + FOLD_CLOSE)
+    # Nearly every reply fits: the walk below would return it whole (it only drops empty
+    # lines at the start).
+    if _utf16_len(text) <= room and not text.startswith("\n"):
+        return [text]
     chunks: list[str] = []
     current = ""
     folded = False  # inside the expandable blockquote, the one tag that spans lines
-    room = limit - _utf16_len(FOLD_OPEN + FOLD_CLOSE)
     for line in text.split("\n"):
         pieces = [line] if _utf16_len(line) <= room else _split_long_line(line, room)
         for piece in pieces:

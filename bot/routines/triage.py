@@ -360,6 +360,9 @@ class TriageIndex:
                     strongest[use[0]] = use
             self._uses[wid] = tuple(strongest.values())
         self._acute_single = frozenset(acute_single)
+        self._acute_phrases_by_first: dict[int, list[_Phrase]] = {}
+        for phrase in self._acute_phrases:
+            self._acute_phrases_by_first.setdefault(phrase.words[0], []).append(phrase)
 
         self._words = tuple(b.words)
         self._exact: dict[str, list[int]] = {}
@@ -581,14 +584,18 @@ class TriageIndex:
                 continue
             if any(wid in self._acute_single for wid, _ in analysis[token]):
                 return True
-        for phrase in self._acute_phrases:
-            if not all(wid in positions for wid in phrase.words):
-                continue
-            kept = {
-                wid: [p for p in positions.get(wid, ()) if p not in benign] for wid in phrase.words
-            }
-            if _phrase_found(phrase.words, kept):
-                return True
+        # Only phrases whose first word is in the message can be found: a look-up per word of
+        # the message instead of a pass over every acute phrase.
+        for first in positions:
+            for phrase in self._acute_phrases_by_first.get(first, ()):
+                if not all(wid in positions for wid in phrase.words):
+                    continue
+                kept = {
+                    wid: [p for p in positions.get(wid, ()) if p not in benign]
+                    for wid in phrase.words
+                }
+                if _phrase_found(phrase.words, kept):
+                    return True
         return False
 
     def _result(self, acute: bool, scores: list[float]) -> Triage:
@@ -661,12 +668,20 @@ def _phrase_found(words: tuple[int, ...], positions: Mapping[int, list[int]]) ->
     return False
 
 
+_BENIGN_FRAGMENT = re.compile("|".join(re.escape(f) for f in _BENIGN_FRAGMENTS))
+_BENIGN_FIRST = tuple(sorted({sequence[0] for sequence in _BENIGN_SEQUENCES}))
+
+
 def _benign_positions(tokens: list[str]) -> set[int]:
     """Positions of harmless words and idioms, kept out of the acute check."""
-    benign = {p for p, t in enumerate(tokens) if any(f in t for f in _BENIGN_FRAGMENTS)}
-    for sequence in _BENIGN_SEQUENCES:
-        for pos in range(len(tokens) - len(sequence) + 1):
-            if all(tokens[pos + k].startswith(part) for k, part in enumerate(sequence)):
+    benign = {p for p, t in enumerate(tokens) if _BENIGN_FRAGMENT.search(t)}
+    for pos, token in enumerate(tokens):
+        if not token.startswith(_BENIGN_FIRST):  # most words start no idiom
+            continue
+        for sequence in _BENIGN_SEQUENCES:
+            if pos + len(sequence) <= len(tokens) and all(
+                tokens[pos + k].startswith(part) for k, part in enumerate(sequence)
+            ):
                 benign.update(range(pos, pos + len(sequence)))
     return benign
 

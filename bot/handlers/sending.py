@@ -1,0 +1,72 @@
+"""Sending a reply without turning Telegram's answer back into python-telegram-bot objects.
+
+`Bot.send_message` serialises the keyboard's objects for every call and builds a `Message` of
+Telegram's answer (the chat, the sender, every entity of a long answer, the keyboard again):
+a large share of the bot's time per update, for an object no handler reads. `send_html` sends
+the very same request (`sendMessage` with the chat, the text, `parse_mode` HTML, link previews
+off and the keyboard, checked against `Chat.send_message` by tests/test_sending.py) through the
+same `Bot._post` path, so `Defaults`, the request object (and with it the monitoring wrapper
+that counts answers, `bot/monitoring.py`) and PTB's mapping of errors (`Forbidden`,
+`RetryAfter`, `BadRequest`, ...) are those of every other call. It returns Telegram's answer as
+plain JSON.
+
+A keyboard is serialised once per `InlineKeyboardMarkup` object: PTB's objects are frozen, and
+the menus and answer keyboards are cached objects (`bot/render_cache.py`), so the same few are
+sent again and again.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+from telegram import Bot, InlineKeyboardMarkup
+from telegram.constants import ParseMode
+
+JSONDict = dict[str, Any]
+
+_SERIALISED_SIZE = 512
+
+
+class _Serialised:
+    """`to_dict()` of recently sent keyboards, by identity (the entry keeps its object alive, so
+    an `id()` cannot be reused for another keyboard while it is cached)."""
+
+    def __init__(self, size: int = _SERIALISED_SIZE) -> None:
+        self._size = size
+        self._entries: OrderedDict[int, tuple[InlineKeyboardMarkup, JSONDict]] = OrderedDict()
+
+    def get(self, markup: InlineKeyboardMarkup) -> JSONDict:
+        key = id(markup)
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] is markup:
+            self._entries.move_to_end(key)
+            return entry[1]
+        data = markup.to_dict()
+        self._entries[key] = (markup, data)
+        while len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+        return data
+
+
+_keyboards = _Serialised()
+
+
+async def send_html(
+    bot: Bot, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None
+) -> Any:
+    """Send `text` as HTML to `chat_id`, as `bot.send_message(chat_id, text, reply_markup=markup)`
+    with the application's defaults would; returns Telegram's answer as JSON, not a `Message`."""
+    data: JSONDict = {
+        "chat_id": chat_id,
+        "text": text,
+        "parse_mode": ParseMode.HTML.value,
+        # as the application's `Defaults` (bot/app.py): a reply never unfurls a link
+        "link_preview_options": {"is_disabled": True},
+    }
+    if markup is not None:
+        # Shared, but only read: PTB encodes it, and the fake transport records a copy.
+        data["reply_markup"] = _keyboards.get(markup)
+    # `Bot._post` is the path every one of PTB's methods ends in; `do_api_request`, its public
+    # door, warns when asked for a method PTB knows.
+    return await bot._post("sendMessage", data)
