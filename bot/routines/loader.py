@@ -187,6 +187,38 @@ class RoutineError(Exception):
 
 
 @dataclass(frozen=True)
+class LoadedRoutine:
+    """A loaded organisation file, with what it says apart from the national file.
+
+    Only two things of a routine depend on the national file: whether its references to
+    `national.<id>` resolve, and the national `match` words added to its situations. So a new
+    national file can be applied to a file that loaded without reading the file again
+    (`with_national`): this is what makes a saved `_national.yaml` cheap to reload.
+    """
+
+    routine: Routine
+    own_situations: tuple[Situation, ...]  # before the national words were added
+    contact_ids: frozenset[str]  # the file's own contacts
+    refs: frozenset[str]  # every contact reference the file makes
+
+    def with_national(self, national: National) -> Routine | None:
+        """The routine loading the same file against `national` gives, or None when one of its
+        references does not resolve there: then only loading the file tells every problem."""
+        for ref in self.refs:
+            if ref in self.contact_ids:
+                continue
+            if not ref.startswith(NATIONAL_PREFIX):
+                return None
+            if ref.removeprefix(NATIONAL_PREFIX) not in national.contacts:
+                return None
+        return replace(
+            self.routine,
+            situations=_with_national_words(self.own_situations, national),
+            national=national,
+        )
+
+
+@dataclass(frozen=True)
 class LoadResult:
     """A whole directory: what loaded, and what did not (path -> problems)."""
 
@@ -287,6 +319,11 @@ def load_national(path: Path) -> National:
 
 def load_routine(path: Path, national: National) -> Routine:
     """Load one organisation file against `national`; raise RoutineError with every problem."""
+    return read_routine(path, national).routine
+
+
+def read_routine(path: Path, national: National) -> LoadedRoutine:
+    """`load_routine`, keeping what a later national file needs to be applied to the file."""
     try:
         return _load_routine(path, national, _FAST_LOADER)
     except RoutineError:
@@ -303,7 +340,7 @@ def _load_national(path: Path, loader: type[Any]) -> National:
     return reader.build_national(root)
 
 
-def _load_routine(path: Path, national: National, loader: type[Any]) -> Routine:
+def _load_routine(path: Path, national: National, loader: type[Any]) -> LoadedRoutine:
     reader = _Reader(path, national=national, loader=loader)
     root = reader.read_root()
     if root is None:
@@ -1289,7 +1326,7 @@ class _Reader:
 
     # -- whole files -----------------------------------------------------------------------
 
-    def build_routine(self, root: MappingNode) -> Routine:
+    def build_routine(self, root: MappingNode) -> LoadedRoutine:
         top = self.read_map(root, "", _ORG_TOP, _ORG_TOP_REQUIRED)
         assert top is not None  # root is a mapping
         self.read_schema(top)
@@ -1304,7 +1341,7 @@ class _Reader:
         self.fail_if_problems()
         if organisation is None or self.national is None:  # not reached: problems were raised
             raise RoutineError([Problem(self.path, 1, 1, "organisation", "cannot be read")])
-        return Routine(
+        routine = Routine(
             organisation=organisation,
             contacts=contacts,
             situations=_with_national_words(situations, self.national),
@@ -1313,6 +1350,8 @@ class _Reader:
             retention=retention,
             source=self.path,
         )
+        refs = frozenset(ref.target for ref in self.refs)
+        return LoadedRoutine(routine, situations, frozenset(self.contacts.ids), refs)
 
     def build_national(self, root: MappingNode) -> National:
         top = self.read_map(root, "", _NATIONAL_TOP, _NATIONAL_TOP)
