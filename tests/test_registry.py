@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.routines.fallback import FALLBACK_NATIONAL
-from bot.routines.loader import NATIONAL_FILE
+from bot.routines.loader import NATIONAL_FILE, load_directory
 from bot.routines.registry import ReloadReport, RoutineRegistry
 
 FIXTURES = Path(__file__).parent / "fixtures" / "routines"
@@ -226,6 +226,40 @@ def test_removed_national_contact_breaks_only_the_org_that_uses_it(
     assert minimal is not None
     assert minimal.national is registry.national
     assert "polisen" not in registry.national.contacts
+
+
+def test_national_change_serves_what_a_fresh_load_gives(
+    registry: RoutineRegistry, directory: Path
+) -> None:
+    """An unchanged file is not read again when the national file changes (only the national
+    part is redone): what is served, and every problem, must be what a fresh start loads."""
+    national_path = directory / NATIONAL_FILE
+    edit(national_path, "name: {sv: Brottsofferjouren,", "name: {sv: BOJ,")
+    edit(national_path, "sv: [kniv, vapen]", "sv: [pistol, kniv, gevär]")
+    edit(national_path, "      - contact: national.1177\n", "")
+    registry.reload()
+    fresh = load_directory(directory)
+    assert registry.national == fresh.national
+    assert registry.organisations() == [fresh.routines[org] for org in sorted(fresh.routines)]
+    akut = registry.get("exempelkommun").situation("akut")  # type: ignore[union-attr]
+    assert akut is not None
+    assert akut.match["sv"][-2:] == ("pistol", "gevär")  # the new national words, after the file's
+    assert registry.problems() == fresh.problems == {}
+
+    edit(national_path, "    after_hours: national.polisen\n", "")
+    edit(national_path, "      - contact: national.polisen\n", "")
+    edit(
+        national_path,
+        '  polisen:\n    name: {sv: "Polisen, när det inte är akut", en: "Police, '
+        'non-emergency"}\n    phone: "114 14"\n',
+        "",
+    )
+    report = registry.reload()
+    fresh = load_directory(directory)
+    assert report.kept_last_good == ("exempelkommun",)
+    assert registry.problems() == fresh.problems  # the same problems, at the same lines
+    assert list(fresh.problems) == [directory / "exempelkommun.yaml"]
+    assert registry.get("minimal-region") == fresh.routines["minimal-region"]
 
 
 def test_broken_national_keeps_the_last_good_one(

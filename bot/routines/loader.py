@@ -40,14 +40,17 @@ at all, gets it moved or added in front without an error.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import gc
+import operator
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -184,6 +187,38 @@ class RoutineError(Exception):
 
 
 @dataclass(frozen=True)
+class LoadedRoutine:
+    """A loaded organisation file, with what it says apart from the national file.
+
+    Only two things of a routine depend on the national file: whether its references to
+    `national.<id>` resolve, and the national `match` words added to its situations. So a new
+    national file can be applied to a file that loaded without reading the file again
+    (`with_national`): this is what makes a saved `_national.yaml` cheap to reload.
+    """
+
+    routine: Routine
+    own_situations: tuple[Situation, ...]  # before the national words were added
+    contact_ids: frozenset[str]  # the file's own contacts
+    refs: frozenset[str]  # every contact reference the file makes
+
+    def with_national(self, national: National) -> Routine | None:
+        """The routine loading the same file against `national` gives, or None when one of its
+        references does not resolve there: then only loading the file tells every problem."""
+        for ref in self.refs:
+            if ref in self.contact_ids:
+                continue
+            if not ref.startswith(NATIONAL_PREFIX):
+                return None
+            if ref.removeprefix(NATIONAL_PREFIX) not in national.contacts:
+                return None
+        return replace(
+            self.routine,
+            situations=_with_national_words(self.own_situations, national),
+            national=national,
+        )
+
+
+@dataclass(frozen=True)
 class LoadResult:
     """A whole directory: what loaded, and what did not (path -> problems)."""
 
@@ -221,10 +256,17 @@ except ImportError:  # pragma: no cover - PyYAML built without libyaml
 else:
 
     class _FastLoader(CParser, yaml.constructor.SafeConstructor, _NullOnlyResolver):
-        def __init__(self, stream: str) -> None:
+        def __init__(self, stream: str | bytes) -> None:
             CParser.__init__(self, stream)
             yaml.constructor.SafeConstructor.__init__(self)
             _NullOnlyResolver.__init__(self)
+
+        # libyaml's composer calls these two hooks around every node, for path resolvers,
+        # which the loader has none of. Built-in functions instead of Python methods make them
+        # calls into C that do nothing (a tenth of loading a directory): `operator.is_(parent,
+        # index)` and `tuple()`. Built-ins are not bound to the instance, so the arguments fit.
+        descend_resolver = operator.is_  # type: ignore[assignment]
+        ascend_resolver = tuple  # type: ignore[assignment]
 
         def resolve(self, kind: type[Node], value: Any, implicit: tuple[bool, bool]) -> str:
             """The null-only resolution above without the path-resolver machinery.
@@ -277,6 +319,11 @@ def load_national(path: Path) -> National:
 
 def load_routine(path: Path, national: National) -> Routine:
     """Load one organisation file against `national`; raise RoutineError with every problem."""
+    return read_routine(path, national).routine
+
+
+def read_routine(path: Path, national: National) -> LoadedRoutine:
+    """`load_routine`, keeping what a later national file needs to be applied to the file."""
     try:
         return _load_routine(path, national, _FAST_LOADER)
     except RoutineError:
@@ -293,7 +340,7 @@ def _load_national(path: Path, loader: type[Any]) -> National:
     return reader.build_national(root)
 
 
-def _load_routine(path: Path, national: National, loader: type[Any]) -> Routine:
+def _load_routine(path: Path, national: National, loader: type[Any]) -> LoadedRoutine:
     reader = _Reader(path, national=national, loader=loader)
     root = reader.read_root()
     if root is None:
@@ -430,7 +477,7 @@ def _index(parent: str, index: int) -> str:
 
 
 def _is_null(node: Node) -> bool:
-    return isinstance(node, ScalarNode) and node.tag == _NULL_TAG
+    return node.tag == _NULL_TAG and node.__class__ is ScalarNode
 
 
 _DESCRIBE_MAX = 60  # characters of a value quoted in a message
@@ -454,6 +501,76 @@ def _line(node: Node) -> int:
     return int(node.start_mark.line) + 1
 
 
+# Most mappings and texts of a file have nothing to report. These helpers recognise them in one
+# pass and return None for anything else, which the reader then checks the long way: the
+# messages, and their order, come from one place only.
+
+
+def _plain_entries(
+    node: MappingNode, known: Sequence[str], required: Sequence[str]
+) -> dict[str, tuple[Node, Node]] | None:
+    """Key and value nodes by key, if every key is a name of `known`, once, and no required key
+    is missing or empty."""
+    entries: dict[str, tuple[Node, Node]] = {}
+    for key_node, value_node in node.value:
+        if key_node.__class__ is not ScalarNode:
+            return None
+        key = key_node.value
+        if key in entries or key not in known:
+            return None
+        entries[key] = (key_node, value_node)
+    for key in required:
+        entry = entries.get(key)
+        if entry is None or _is_null(entry[1]):
+            return None
+    return entries
+
+
+def _plain_step(node: Node) -> tuple[str, Node] | None:
+    """Key and value node of `- contact: <id>` or `- text: <value>`."""
+    if node.__class__ is not MappingNode or len(node.value) != 1:
+        return None
+    key_node, value_node = node.value[0]
+    if key_node.__class__ is not ScalarNode or _is_null(value_node):
+        return None
+    key = key_node.value
+    if key == "text":
+        return key, value_node
+    if key == "contact" and value_node.__class__ is ScalarNode and value_node.value.strip():
+        return key, value_node
+    return None
+
+
+def _plain_words(items: list[Node]) -> list[str] | None:
+    """The words of a `match` list, if each is a text that is not empty."""
+    words = [
+        word
+        for item in items
+        if item.__class__ is ScalarNode and item.tag != _NULL_TAG and (word := item.value.strip())
+    ]
+    return words if len(words) == len(items) else None
+
+
+def _plain_texts(node: MappingNode, default_language: str) -> Text | None:
+    """`{sv: ..., en: ...}` with known languages, once each, none empty, the default among them."""
+    texts: dict[str, str] = {}
+    for key_node, value_node in node.value:
+        if key_node.__class__ is not ScalarNode or value_node.__class__ is not ScalarNode:
+            return None
+        lang = key_node.value
+        if lang in texts or lang not in SUPPORTED_LANGUAGES:
+            return None
+        if key_node.tag == _NULL_TAG or value_node.tag == _NULL_TAG:
+            return None
+        text = value_node.value.strip()
+        if not text:
+            return None
+        texts[lang] = text
+    if default_language not in texts:
+        return None
+    return Text(values=texts, default=default_language)
+
+
 @dataclass
 class _Map:
     """A checked mapping: the key and value node of each known key (first occurrence)."""
@@ -464,16 +581,16 @@ class _Map:
     def get(self, key: str) -> Node | None:
         """The value node, or None when the key is absent or left empty (`email:`)."""
         entry = self.entries.get(key)
-        if entry is None or _is_null(entry[1]):
+        if entry is None:
             return None
-        return entry[1]
+        value = entry[1]
+        return None if value.tag == _NULL_TAG and value.__class__ is ScalarNode else value
 
     def path(self, key: str) -> str:
         return _join(self.key_path, key)
 
 
-@dataclass(frozen=True)
-class _Ref:
+class _Ref(NamedTuple):
     """A reference to a contact, kept with its node until every contact id is known."""
 
     target: str
@@ -511,6 +628,9 @@ class _Reader:
         self.language = SUPPORTED_LANGUAGES[0]
         self.refs: list[_Ref] = []
         self.contacts = _Contacts()
+        self.root: MappingNode | None = None
+        self.utf8 = b""  # the file's bytes without a byte order mark, once read
+        self.saw_duplicate_key = False  # see check_duplicate_keys
 
     # -- problems --------------------------------------------------------------------------
 
@@ -525,8 +645,23 @@ class _Reader:
         return sorted(self.problems, key=lambda problem: (problem.line, problem.column))
 
     def fail_if_problems(self) -> None:
+        if self.problems or self.saw_duplicate_key:
+            self.check_duplicate_keys()
         if self.problems:
             raise RoutineError(self.sorted_problems())
+
+    def check_duplicate_keys(self) -> None:
+        """Report repeated keys anywhere in the file, before the problems found in reading.
+
+        Only needed when reading saw a repeated key or found a problem: a file without problems
+        had every one of its mappings read, and reading notices a repeated key in each.
+        """
+        if self.root is None or not _has_duplicate_keys(self.root):
+            return
+        found = self.problems
+        self.problems = []
+        self.check_duplicates(self.root, "", set())
+        self.problems.extend(found)
 
     # -- the file --------------------------------------------------------------------------
 
@@ -535,8 +670,11 @@ class _Reader:
         text = self.read_text()
         if text is None:
             return None
+        # libyaml reads UTF-8: the bytes as read spare it encoding the text again. The Python
+        # parser counts positions in the text, so it gets the text.
+        source = text if self.loader is yaml.SafeLoader else self.utf8
         try:
-            root = yaml.compose(text, Loader=self.loader)
+            root = yaml.compose(source, Loader=self.loader)
         except yaml.MarkedYAMLError as error:
             self.report_yaml_error(error)
             return None
@@ -552,8 +690,7 @@ class _Reader:
         if not isinstance(root, MappingNode):
             self.report(root, "", f"expected keys such as `schema: 1`, got {_describe(root)}")
             return None
-        if _has_duplicate_keys(root):  # the path-building walk only when there is one
-            self.check_duplicates(root, "", set())
+        self.root = root
         return root
 
     def read_text(self) -> str | None:
@@ -570,7 +707,7 @@ class _Reader:
             return None
         try:
             # utf-8-sig: editors on Windows often start the file with a byte order mark.
-            return data.decode("utf-8-sig")
+            text = data.decode("utf-8-sig")
         except UnicodeDecodeError as error:
             line = data.count(b"\n", 0, error.start) + 1
             column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
@@ -578,6 +715,8 @@ class _Reader:
             message = f"the file is not UTF-8 text (byte 0x{byte:02X} here): save it as UTF-8"
             self.report_at(line, column, "", message)
             return None
+        self.utf8 = data.removeprefix(codecs.BOM_UTF8)  # the same text, as libyaml reads it
+        return text
 
     def report_yaml_error(self, error: yaml.MarkedYAMLError) -> None:
         """Point where the mistake most likely is, and add a hint for the common ones.
@@ -651,7 +790,11 @@ class _Reader:
         key is absent, so that the problems inside it are found in the same run instead of
         after the next fix, and no second "missing" problem hides the real one.
         """
-        if not isinstance(node, MappingNode):
+        if node.__class__ is MappingNode:
+            quick = _plain_entries(node, known, required)
+            if quick is not None:
+                return _Map(key_path, quick)
+        else:
             expected = what or f"keys ({', '.join(known)})"
             self.report(node, key_path, f"expected {expected}, got {_describe(node)}")
             return None
@@ -681,9 +824,11 @@ class _Reader:
                 self.report(key_node, key_path, "a key must be a plain name, not a list or mapping")
                 continue
             key = str(key_node.value)
-            if key not in seen:
-                seen.add(key)
-                result.append((key, key_node, value_node))
+            if key in seen:
+                self.saw_duplicate_key = True
+                continue
+            seen.add(key)
+            result.append((key, key_node, value_node))
         return result
 
     def read_free_map(self, node: Node, key_path: str, what: str) -> list[tuple[str, Node, Node]]:
@@ -773,7 +918,10 @@ class _Reader:
 
     def read_text_value(self, node: Node, key_path: str) -> Text | None:
         raw: str | dict[str, str] | None
-        if isinstance(node, MappingNode):
+        if node.__class__ is MappingNode:
+            text = _plain_texts(node, self.language)
+            if text is not None:
+                return text
             raw = self.read_language_map(node, key_path)
         else:
             raw = self.read_string(node, key_path, "a text or {sv: ..., en: ...}")
@@ -956,7 +1104,7 @@ class _Reader:
         if any(line is None for line in lines):
             return None
         try:
-            return hours_module.parse_hours([line for line in lines if line is not None])
+            return _parse_hours(tuple(line for line in lines if line is not None))
         except hours_module.HoursError as error:
             for index, message in error.problems:
                 if index is None or items[index] is node:
@@ -1017,6 +1165,16 @@ class _Reader:
         return tuple(step for step in steps if step is not None)
 
     def read_step(self, node: Node, key_path: str) -> Step | None:
+        plain = _plain_step(node)
+        if plain is not None:
+            key, value_node = plain
+            path = f"{key_path}.{key}"
+            if key == "contact":
+                target = value_node.value.strip()
+                self.refs.append(_Ref(target, value_node, path))
+                return Step(contact=target)
+            text = self.read_text_value(value_node, path)
+            return None if text is None else Step(text=text)
         what = "`contact: <id>` or `text: ...`"
         section = self.read_map(node, key_path, _STEP, what=what)
         if section is None:
@@ -1047,20 +1205,15 @@ class _Reader:
             if self.read_parsed(key_node, path, values.parse_language) is None:
                 continue
             items = self.read_list(value_node, path, "a list of words", single=True)
-            found: list[str] = []
-            for index, item in enumerate(items):
-                # Lists of words are the bulk of a file: the key path of a word is only built
-                # when the word has a problem to report.
-                if item.__class__ is ScalarNode and item.tag != _NULL_TAG:
-                    word = str(item.value).strip()
-                    if word:
-                        found.append(word)
-                        continue
-                checked = self.read_string(item, _index(path, index))
-                if checked is not None:
-                    found.append(checked)
-            words[lang] = tuple(found)
+            # Lists of words are the bulk of a file: word by word, with a key path for each
+            # problem, only when one of them is not a plain word.
+            found = _plain_words(items)
+            words[lang] = tuple(self.read_words(items, path) if found is None else found)
         return words
+
+    def read_words(self, items: list[Node], key_path: str) -> list[str]:
+        found = [self.read_string(item, _index(key_path, i)) for i, item in enumerate(items)]
+        return [word for word in found if word is not None]
 
     # -- reminders -------------------------------------------------------------------------
 
@@ -1173,7 +1326,7 @@ class _Reader:
 
     # -- whole files -----------------------------------------------------------------------
 
-    def build_routine(self, root: MappingNode) -> Routine:
+    def build_routine(self, root: MappingNode) -> LoadedRoutine:
         top = self.read_map(root, "", _ORG_TOP, _ORG_TOP_REQUIRED)
         assert top is not None  # root is a mapping
         self.read_schema(top)
@@ -1188,7 +1341,7 @@ class _Reader:
         self.fail_if_problems()
         if organisation is None or self.national is None:  # not reached: problems were raised
             raise RoutineError([Problem(self.path, 1, 1, "organisation", "cannot be read")])
-        return Routine(
+        routine = Routine(
             organisation=organisation,
             contacts=contacts,
             situations=_with_national_words(situations, self.national),
@@ -1197,6 +1350,8 @@ class _Reader:
             retention=retention,
             source=self.path,
         )
+        refs = frozenset(ref.target for ref in self.refs)
+        return LoadedRoutine(routine, situations, frozenset(self.contacts.ids), refs)
 
     def build_national(self, root: MappingNode) -> National:
         top = self.read_map(root, "", _NATIONAL_TOP, _NATIONAL_TOP)
@@ -1225,6 +1380,12 @@ class _Reader:
 
 # ---------------------------------------------------------------------------------------------
 # Small pure helpers
+
+
+@lru_cache(maxsize=4096)
+def _parse_hours(lines: tuple[str, ...]) -> Hours:
+    """Office hours recur across files and reloads; Hours is immutable (errors are not cached)."""
+    return hours_module.parse_hours(list(lines))
 
 
 def _parse_date(raw: str) -> date:

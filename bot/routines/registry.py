@@ -23,12 +23,13 @@ from pathlib import Path
 from bot.routines.fallback import FALLBACK_NATIONAL
 from bot.routines.loader import (
     NATIONAL_FILE,
+    LoadedRoutine,
     Problem,
     RoutineError,
     collector_paused,
     is_routine_name,
     load_national,
-    load_routine,
+    read_routine,
 )
 from bot.routines.models import National, Routine
 
@@ -79,6 +80,7 @@ class _Draft:
 
     national: National
     routines: dict[str, Routine]
+    loaded: dict[str, LoadedRoutine]
     problems: dict[Path, list[Problem]]
     failing_since: dict[Path, datetime]
 
@@ -92,6 +94,8 @@ class RoutineRegistry:
         self._lock = threading.Lock()
         self._national: National = FALLBACK_NATIONAL
         self._routines: dict[str, Routine] = {}
+        # What each served file says apart from the national file, to apply a new one to it.
+        self._loaded: dict[str, LoadedRoutine] = {}
         self._problems: dict[Path, list[Problem]] = {}
         self._failing_since: dict[Path, datetime] = {}
         self._stamps: dict[Path, Stamp] = {}
@@ -156,6 +160,7 @@ class RoutineRegistry:
         draft = _Draft(
             national=self._national,
             routines=dict(self._routines),
+            loaded=dict(self._loaded),
             problems=dict(self._problems),
             failing_since=dict(self._failing_since),
         )
@@ -166,10 +171,13 @@ class RoutineRegistry:
             for path in sorted(stamps):
                 if path == national_path or not self._needs_load(path, stamps, national_changed):
                     continue
-                outcomes.setdefault(self._load_routine(path, draft), []).append(path.stem)
+                unchanged = self._stamps.get(path) == stamps[path] and path not in self._problems
+                outcome = self._load_routine(path, draft, unchanged)
+                outcomes.setdefault(outcome, []).append(path.stem)
         removed = self._forget_deleted(stamps, national_path, draft)
         self._national = draft.national
         self._routines = draft.routines
+        self._loaded = draft.loaded
         self._problems = draft.problems
         self._failing_since = draft.failing_since
         self._stamps = stamps
@@ -203,16 +211,25 @@ class RoutineRegistry:
         draft.national = national
         return True
 
-    def _load_routine(self, path: Path, draft: _Draft) -> str:
-        """Load one organisation file into `draft`: added, updated, kept, unchanged or failed."""
+    def _load_routine(self, path: Path, draft: _Draft, unchanged: bool) -> str:
+        """Load one organisation file into `draft`: added, updated, kept, unchanged or failed.
+
+        A file `unchanged` since it loaded without problems is only resolved against the new
+        national file, as loading it again would (see LoadedRoutine), unless that fails.
+        """
         org_id = path.stem
         previous = draft.routines.get(org_id)
-        try:
-            routine = load_routine(path, draft.national)
-        except RoutineError as error:
-            keeps = "its last good version" if previous else "no version: it is not served"
-            self._failed(path, error.problems, draft, keeps=keeps)
-            return "kept" if previous else "failed"
+        loaded = draft.loaded.get(org_id) if unchanged else None
+        routine = None if loaded is None else loaded.with_national(draft.national)
+        if routine is None:
+            try:
+                loaded = read_routine(path, draft.national)
+            except RoutineError as error:
+                keeps = "its last good version" if previous else "no version: it is not served"
+                self._failed(path, error.problems, draft, keeps=keeps)
+                return "kept" if previous else "failed"
+            routine = loaded.routine
+            draft.loaded[org_id] = loaded
         self._succeeded(path, draft)
         draft.routines[org_id] = routine  # always: it may be re-resolved against a new national
         if previous is None:
@@ -232,6 +249,7 @@ class RoutineRegistry:
         ]
         for org_id in removed:
             del draft.routines[org_id]
+            draft.loaded.pop(org_id, None)
         for path in [p for p in draft.problems if p not in stamps and p != national_path]:
             del draft.problems[path]
             draft.failing_since.pop(path, None)

@@ -111,6 +111,8 @@ def _parse_long_phone(raw: str, text: str) -> Phone:
     )
 
 
+# croniter's check is slow (a tenth of reading a file that has one); a few schedules recur.
+@lru_cache(maxsize=1024)
 def parse_schedule(raw: str) -> str:
     """A keyword or a five-field cron expression; six-field and `@daily` forms are refused.
 
