@@ -91,10 +91,11 @@ QUESTIONS = (
     "någon har klottrat på min dörr",
     "I received a threatening letter",
 )
+# The form's order since the description moved first (free recall before the buttons).
 FORM = (
-    "set.type.hot", "set.channel.epost", f"set.month.{MONTH}", "set.repeated.ja",
-    "set.perpetrator.kand", "set.police.planerar", "set.impact.avstod", "done.impact",
-    "skip.gender", "skip.description", "set.contact_me.ja", "send",
+    "skip.description", "set.type.hot", "set.channel.epost", f"set.month.{MONTH}",
+    "set.repeated.ja", "set.perpetrator.kand", "set.police.planerar", "set.impact.avstod",
+    "done.impact", "skip.gender", "set.contact_me.ja", "send",
 )  # fmt: skip
 REPLY_METHODS = frozenset({"sendMessage", "editMessageText", "sendPhoto"})
 # What the outbox delivers to other people; never a reply to the chat's own update.
@@ -434,6 +435,7 @@ def _deliveries(data_dir: Path, side: dict[str, Any]) -> dict[str, Any]:
         if RELAY in text and sent.split(" (")[1] in text
     ]
     return {
+        "reports_sent": len(tally.submitted),
         "reports": len(refs),
         "cases_delivered": sum(cases.values()),
         "cases_expected": 3 * len(refs),
@@ -524,6 +526,9 @@ async def _measure(tmp: Path, hog: bool = False) -> dict[str, Any]:
                 everyone,
             ),
         )
+    if delivered["reports"] != delivered["reports_sent"] or not delivered["reports"]:
+        # A bench that files nothing measures a form that no longer matches the bot's.
+        raise RuntimeError(f"reports sent and stored differ: {delivered}")
     if delivered["missing_cases"] or delivered["duplicate_cases"]:
         # Keep the bot's log (the temporary directory goes): a duplicate is expected only when
         # a send timed out after Telegram got it (bot/outbox.py, "Exactly once").

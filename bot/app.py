@@ -40,6 +40,7 @@ from bot.reminders import jobs as reminders
 from bot.render_cache import RenderCache
 from bot.reports import retention
 from bot.routines.registry import RoutineRegistry
+from bot.scheduling import CalmJobQueue
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +117,7 @@ def build_application(
         )
         .post_init(_make_post_init(settings, clock))
         .post_shutdown(_post_shutdown)
+        .job_queue(CalmJobQueue())
         # Updates of one user are handled in order; different users run side by side; each
         # leaves the inbox once handled.
         .concurrent_updates(InboxOrder(inbox))

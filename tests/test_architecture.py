@@ -23,6 +23,7 @@ BOT = Path(__file__).resolve().parent.parent / "bot"
 EDGE = (
     "bot.handlers",  # translates updates into domain calls and results into replies
     "bot.app",  # builds the Application, schedules every job
+    "bot.scheduling",  # PTB's JobQueue, which app.py hands to the Application
     "bot.context",  # the typed PTB context that app.py builds and handlers receive
     "bot.cli",  # the process's entry: `trygg run` starts PTB and checks the token
     "bot.outbox.sender",  # the one place that turns queued messages into Bot API calls
