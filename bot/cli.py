@@ -57,6 +57,7 @@ trygg: Telegram refused the bot token. Check TELEGRAM_BOT_TOKEN (BotFather shows
 _CAPPED_LOGGERS = {
     "httpx": logging.WARNING,
     "httpcore": logging.WARNING,
+    "aiohttp": logging.WARNING,  # the Bot API client (http_client.py); URLs carry the token
     "aiosqlite": logging.WARNING,
     "apscheduler": logging.WARNING,
     "telegram": logging.INFO,

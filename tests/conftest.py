@@ -118,7 +118,9 @@ def html(calls: list[Call]) -> str:
 def buttons(calls: list[Call]) -> list[tuple[str, str]]:
     """(label, callback data) of the inline buttons of the last message with buttons."""
     for call in reversed(calls):
-        markup = (call.result or {}).get("reply_markup") or {}
+        if not isinstance(call.result, dict):  # answerCallbackQuery's True, for one
+            continue
+        markup = call.result.get("reply_markup") or {}
         rows = markup.get("inline_keyboard")
         if rows:
             return [(b["text"], b.get("callback_data", "")) for row in rows for b in row]
@@ -133,6 +135,7 @@ def _restore_logging() -> Iterator[None]:
         "bot",
         "httpx",
         "httpcore",
+        "aiohttp",
         "aiosqlite",
         "apscheduler",
         "telegram",
