@@ -5,12 +5,13 @@ Whatever arrives, the user gets a helpful answer and nothing personal reaches th
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import traceback
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
-from telegram import Update
+from telegram import CallbackQuery, Update
 from telegram.error import Forbidden, TelegramError
 
 from bot.context import TryggContext
@@ -100,26 +101,39 @@ def button_router(
         query = update.callback_query
         if query is None:
             return
+        # Answering only stops the button's spinner, so it goes out beside the press's own
+        # work rather than before it: the new text does not wait a round trip to Telegram.
+        answering = asyncio.ensure_future(_answer(query))
         try:
-            await query.answer()
-        except TelegramError as error:
-            # Answering only stops the button's spinner: a 429 or an outage here must not cost
-            # the press itself (a report being sent, a case acknowledged). Replies may still fail.
-            log.info(
-                "could not answer a button press (%s); handling it anyway", type(error).__name__
-            )
-        data = callbacks.parse(query.data)
-        route = routes.get(data.action) if data is not None else None
-        if data is None or route is None:
-            p = await profile(update, context)
-            await reply(update, t("callback.outdated", p.lang))
-            await show_menu(update, context, p)
-            return
-        if data.action in _PRIVATE_ONLY and await cases.refuse_outside_private(update, context):
-            return  # a forged or forwarded case button in a group must not post case text there
-        await route(update, context, data.arg)
+            await _route(update, context, query.data, routes)
+        finally:
+            await answering
 
     return button
+
+
+async def _answer(query: CallbackQuery) -> None:
+    try:
+        await query.answer()
+    except TelegramError as error:
+        # A 429 or an outage here must not cost the press itself (a report being sent, a case
+        # acknowledged). Replies may still fail.
+        log.info("could not answer a button press (%s); handling it anyway", type(error).__name__)
+
+
+async def _route(
+    update: Update, context: TryggContext, raw: str | None, routes: Mapping[str, ButtonCallback]
+) -> None:
+    data = callbacks.parse(raw)
+    route = routes.get(data.action) if data is not None else None
+    if data is None or route is None:
+        p = await profile(update, context)
+        await reply(update, t("callback.outdated", p.lang))
+        await show_menu(update, context, p)
+        return
+    if data.action in _PRIVATE_ONLY and await cases.refuse_outside_private(update, context):
+        return  # a forged or forwarded case button in a group must not post case text there
+    await route(update, context, data.arg)
 
 
 async def on_error(update: object, context: TryggContext) -> None:
