@@ -1,4 +1,5 @@
-"""`send_html` sends what `send_message` sends, fails as it fails, and is counted like it."""
+"""`send_html` sends what `send_message` sends, fails as it fails, and is counted like it;
+`edit_html` edits as a button's `edit_message_text` does."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import pytest
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, RetryAfter
 
-from bot.handlers.sending import send_html
+from bot.handlers.sending import edit_html, send_html
 from tests.conftest import Harness
 
 USER = 4242
@@ -64,3 +65,19 @@ async def test_sent_answers_are_counted_by_the_monitoring(harness: Harness) -> N
     await send_html(harness.app.bot, USER, "x")
     after = metrics.registry.get_sample_value("trygg_answers_total", {"kind": "send"})
     assert after == before + 1
+
+
+async def test_an_edit_is_the_same_edit_as_from_edit_message_text(harness: Harness) -> None:
+    bot = harness.app.bot
+    sent = await send_html(bot, USER, "Steg 1", KEYBOARD)
+    message_id = sent["message_id"]
+    # What `query.edit_message_text` sends for a button under that message.
+    await bot.edit_message_text(TEXT, chat_id=USER, message_id=message_id, reply_markup=KEYBOARD)
+    await send_html(bot, USER, "Steg 1", KEYBOARD)
+    answer = await edit_html(bot, USER, message_id + 1, TEXT, KEYBOARD)
+    classic, light = harness.transport.calls("editMessageText")[-2:]
+    assert {**light.params, "message_id": message_id} == classic.params
+    assert _shown(light.result) == _shown(classic.result)
+    assert answer["message_id"] == message_id + 1 and answer["text"] == classic.result["text"]
+    with pytest.raises(BadRequest, match="(?i)not modified"):
+        await edit_html(bot, USER, message_id + 1, TEXT, KEYBOARD)

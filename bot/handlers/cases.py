@@ -20,6 +20,7 @@ from telegram.error import BadRequest
 from bot.context import TryggContext
 from bot.handlers import callbacks
 from bot.handlers.common import Profile, is_private, markup, profile, reply
+from bot.handlers.sending import edit_html
 from bot.i18n import Html, t
 from bot.reports import workflow
 from bot.reports.access import may_act, receiving_contact_ids
@@ -83,8 +84,12 @@ async def _refresh_case_message(
     if report is None:
         return
     try:
-        await query.edit_message_text(
-            case_text(report, routine, lang), reply_markup=markup(case_buttons(report, lang))
+        await edit_html(
+            query.get_bot(),
+            message.chat.id,
+            message.message_id,
+            case_text(report, routine, lang),
+            markup(case_buttons(report, lang)),
         )
     except BadRequest as error:  # "not modified": it shows the status already
         log.info("could not update a case message (%s)", type(error).__name__)

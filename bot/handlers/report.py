@@ -25,6 +25,7 @@ from bot.handlers import callbacks
 from bot.handlers.common import Profile, profile, reply
 from bot.handlers.privacy import privacy_text
 from bot.handlers.render import render_answer
+from bot.handlers.sending import edit_html
 from bot.i18n import Html, t
 from bot.reports import form, model, workflow
 from bot.reports.form import Pressed
@@ -216,7 +217,8 @@ async def show(
     query = update.callback_query
     if query is not None and query.message is not None:
         try:
-            await query.edit_message_text(text, reply_markup=markup)
+            message = query.message
+            await edit_html(query.get_bot(), message.chat.id, message.message_id, text, markup)
             return
         except BadRequest as error:
             if "not modified" in str(error).lower():

@@ -1,4 +1,4 @@
-"""Sending a reply without turning Telegram's answer back into python-telegram-bot objects.
+"""Sending (and editing) a reply without turning Telegram's answer back into PTB objects.
 
 `Bot.send_message` serialises the keyboard's objects for every call and builds a `Message` of
 Telegram's answer (the chat, the sender, every entity of a long answer, the keyboard again):
@@ -52,11 +52,7 @@ class _Serialised:
 _keyboards = _Serialised()
 
 
-async def send_html(
-    bot: Bot, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None
-) -> Any:
-    """Send `text` as HTML to `chat_id`, as `bot.send_message(chat_id, text, reply_markup=markup)`
-    with the application's defaults would; returns Telegram's answer as JSON, not a `Message`."""
+def _html(chat_id: int, text: str, markup: InlineKeyboardMarkup | None) -> JSONDict:
     data: JSONDict = {
         "chat_id": chat_id,
         "text": text,
@@ -67,6 +63,28 @@ async def send_html(
     if markup is not None:
         # Shared, but only read: PTB encodes it, and the fake transport records a copy.
         data["reply_markup"] = _keyboards.get(markup)
+    return data
+
+
+async def send_html(
+    bot: Bot, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None
+) -> Any:
+    """Send `text` as HTML to `chat_id`, as `bot.send_message(chat_id, text, reply_markup=markup)`
+    with the application's defaults would; returns Telegram's answer as JSON, not a `Message`."""
     # `Bot._post` is the path every one of PTB's methods ends in; `do_api_request`, its public
     # door, warns when asked for a method PTB knows.
-    return await bot._post("sendMessage", data)
+    return await bot._post("sendMessage", _html(chat_id, text, markup))
+
+
+async def edit_html(
+    bot: Bot,
+    chat_id: int,
+    message_id: int,
+    text: str,
+    markup: InlineKeyboardMarkup | None = None,
+) -> Any:
+    """Replace the text (and keyboard) of a message the bot sent, as a button's
+    `query.edit_message_text(text, reply_markup=markup)` would; Telegram's answer as JSON."""
+    data = _html(chat_id, text, markup)
+    data["message_id"] = message_id
+    return await bot._post("editMessageText", data)
