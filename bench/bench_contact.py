@@ -22,7 +22,7 @@ bot sent for it (the same HTML text and keyboard, captured during the warm-up, a
 `answerCallbackQuery`) without computing anything: `payload_ratio = value / payload_baseline`
 is the share left to the bot's own work (database, triage, rendering) once the cost of sending
 long messages through PTB and the transport is the same on both sides. The bot sends its replies
-more cheaply than `send_message` (`bot.handlers.sending.send_html`: the same request, no
+more cheaply than `send_message` (`bot.sending.send_html`: the same request, no
 `Message` built of the answer), so a third, `payload_light_baseline`, sends the same messages
 the bot's way: `payload_light_ratio` is then the bot's own work alone.
 
@@ -61,7 +61,7 @@ from bench.measure import rounded
 from bot.app import OFFLINE_TOKEN, build_application, running
 from bot.config import Settings
 from bot.devchat.transport import RecordingRequest
-from bot.handlers.sending import send_html
+from bot.sending import send_html
 from bot.storage import Role
 from tests.fakes import telegram_objects as tg
 

@@ -27,6 +27,7 @@ EDGE = (
     "bot.context",  # the typed PTB context that app.py builds and handlers receive
     "bot.cli",  # the process's entry: `trygg run` starts PTB and checks the token
     "bot.outbox.sender",  # the one place that turns queued messages into Bot API calls
+    "bot.sending",  # replies and outbox messages sent without building PTB's Message
     "bot.http_client",  # the Bot API's HTTP client, PTB's request interface on aiohttp
     "bot.monitoring",  # wraps PTB's request object to count Telegram's failures and outages
     "bot.inbox",  # sits between PTB's Updater and its dispatcher: stores each update first

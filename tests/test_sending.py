@@ -3,11 +3,15 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LoginUrl, WebAppInfo
 from telegram.error import BadRequest, Forbidden, RetryAfter
 
-from bot.handlers.sending import edit_html, send_html
+from bot.handlers.report import render_step
+from bot.reports.model import STEPS, Draft
+from bot.sending import edit_html, keyboard_json, send_html
 from tests.conftest import Harness
 
 USER = 4242
@@ -79,5 +83,35 @@ async def test_an_edit_is_the_same_edit_as_from_edit_message_text(harness: Harne
     assert {**light.params, "message_id": message_id} == classic.params
     assert _shown(light.result) == _shown(classic.result)
     assert answer["message_id"] == message_id + 1 and answer["text"] == classic.result["text"]
-    with pytest.raises(BadRequest, match="(?i)not modified"):
+    with pytest.raises(BadRequest, match=r"(?i)not modified"):
         await edit_html(bot, USER, message_id + 1, TEXT, KEYBOARD)
+
+
+@pytest.mark.parametrize(
+    "buttons",
+    [
+        [[InlineKeyboardButton("Hot ✓", callback_data="rep:set.type.hot")]],
+        [[InlineKeyboardButton("Polisen", url="https://polisen.se/")], []],
+        [
+            [
+                InlineKeyboardButton("a", callback_data="x"),
+                InlineKeyboardButton("b", url="https://a.se"),
+            ]
+        ],
+        [[InlineKeyboardButton("app", web_app=WebAppInfo("https://a.se"))]],
+        [[InlineKeyboardButton("in", login_url=LoginUrl("https://a.se"))]],
+        [[InlineKeyboardButton("q", switch_inline_query="hot")]],
+        [[InlineKeyboardButton("k", callback_data="x", api_kwargs={"future": 1})]],
+    ],
+)
+def test_a_keyboard_is_sent_as_ptb_would_send_it(buttons: list[list[InlineKeyboardButton]]) -> None:
+    markup = InlineKeyboardMarkup(buttons)
+    assert keyboard_json(markup) == markup.to_dict()
+
+
+def test_every_step_of_the_report_form_is_sent_as_ptb_would_send_it() -> None:
+    for step in STEPS:
+        for lang in ("sv", "en"):
+            draft = Draft("solvik", step, {"description": "hej", "impact": ["avstod"]})
+            _, markup = render_step(draft, lang, date(2026, 11, 24))
+            assert keyboard_json(markup) == markup.to_dict()

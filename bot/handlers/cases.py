@@ -20,7 +20,6 @@ from telegram.error import BadRequest
 from bot.context import TryggContext
 from bot.handlers import callbacks
 from bot.handlers.common import Profile, is_private, markup, profile, reply
-from bot.handlers.sending import edit_html
 from bot.i18n import Html, t
 from bot.reports import workflow
 from bot.reports.access import may_act, receiving_contact_ids
@@ -37,6 +36,7 @@ from bot.reports.texts import (
 )
 from bot.reports.workflow import Taken
 from bot.routines.models import Routine
+from bot.sending import edit_html
 from bot.storage import Membership
 
 __all__ = [

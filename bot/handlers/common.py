@@ -9,9 +9,9 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from bot.context import TryggContext
 from bot.handlers import callbacks
 from bot.handlers.render import split_html
-from bot.handlers.sending import send_html
 from bot.i18n import normalise_language, t
 from bot.routines.models import National, Routine
+from bot.sending import send_html
 from bot.storage import Membership, User
 
 

@@ -25,13 +25,13 @@ from bot.handlers import callbacks
 from bot.handlers.common import Profile, profile, reply
 from bot.handlers.privacy import privacy_text
 from bot.handlers.render import render_answer
-from bot.handlers.sending import edit_html
 from bot.i18n import Html, t
 from bot.reports import form, model, workflow
 from bot.reports.form import Pressed
 from bot.reports.model import CHOICES, STEPS, Draft, Report
 from bot.reports.texts import label, months, summary_lines
 from bot.routines.answer import answer, find_situation
+from bot.sending import edit_html
 
 log = logging.getLogger(__name__)
 

@@ -58,8 +58,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
-from telegram.constants import ParseMode
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -71,6 +70,7 @@ from telegram.ext import Application, CallbackContext, Job
 
 from bot.crypto import Sealer, SealError
 from bot.outbox.pacing import CHAT_INTERVAL, GROUP_PER_MINUTE, GUARD, RATE, Pacer
+from bot.sending import send_html
 from bot.storage import Database, OutboxItem, OutboxRow
 
 __all__ = [
@@ -490,13 +490,9 @@ class Outbox:
     async def _send(self, bot: Bot, item: _Ready) -> _Outcome:
         row = item.row
         try:
-            await bot.send_message(
-                item.chat_id,
-                item.text,
-                parse_mode=ParseMode.HTML,
-                reply_markup=item.markup,
-                link_preview_options=LinkPreviewOptions(is_disabled=True),
-            )
+            # The same sendMessage as `bot.send_message(..., parse_mode=HTML, link previews
+            # off)`, without a `Message` built of the answer (bot/sending.py).
+            await send_html(bot, item.chat_id, item.text, item.markup)
         except RetryAfter as error:
             wait = _retry_after(error)
             now = self._clock()
