@@ -90,3 +90,21 @@ async def test_the_buttons_under_an_answer_follow_the_language_and_a_saved_file(
     )
     await reload_routines(h.app)
     assert ("Jag har blivit hotad", "sit:hot") in buttons(await h.send(ANNA, acute))
+
+
+async def test_a_member_who_moves_to_another_organisation_gets_its_answer(
+    harness: Harness,
+) -> None:
+    h = harness
+    await h.join(ANNA, "solvik")
+    await h.join(BO, "region-norrmark")
+    solvik = await _threat_answer(h, ANNA)
+    norrmark = await _threat_answer(h, BO)
+    assert solvik != norrmark
+    asked = await h.join(ANNA, "region-norrmark")  # a new invite, and she confirms the move
+    switch = next(data for label, data in buttons(asked) if label.startswith("Ja"))
+    await h.press(ANNA, switch)
+    assert await _threat_answer(h, ANNA) == norrmark
+    await h.services.db.revoke_member(ANNA, [])  # what `trygg revoke` does
+    left = await _threat_answer(h, ANNA)
+    assert left not in (solvik, norrmark)  # the national answer for someone in no organisation
