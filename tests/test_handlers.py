@@ -269,6 +269,20 @@ async def test_old_or_forged_buttons_get_a_clear_answer(harness: Harness, data: 
     assert any(c.method == "answerCallbackQuery" for c in calls)
 
 
+@pytest.mark.parametrize("fault", [{"status": 500}, {"retry_after": 3}])
+async def test_a_press_whose_spinner_cannot_be_stopped_is_still_answered(
+    harness: Harness, fault: dict[str, int]
+) -> None:
+    """The callback query is answered beside the press's work: its failure costs nothing."""
+    await harness.join(ANNA, "solvik")
+    harness.transport.fail_next("answerCallbackQuery", **fault)
+    calls = await harness.press(ANNA, callbacks.situation("hot"))
+    said = texts(calls)
+    assert said and said[0].startswith("Är du i fara nu? Ring 112.")
+    assert not any("något gick fel" in text for text in said)
+    assert [c.ok for c in calls if c.method == "answerCallbackQuery"] == [False]
+
+
 async def test_an_unknown_command_points_to_help(harness: Harness) -> None:
     calls = await harness.send(ANNA, "/hemligt")
     assert "/hjalp" in texts(calls)[0]
