@@ -194,10 +194,9 @@ async def _refresh_metrics(context: TryggContext) -> None:
 def _warm_up(registry: RoutineRegistry, now: datetime) -> None:
     """Build what the first answers after a start would otherwise build while someone waits:
     the message catalogs (a YAML parse: 160 ms before libyaml, 16 ms now), the holiday tables
-    (an import, 130 ms) and
-    the triage index of each organisation (20-60 ms each). Measured as the slowest answers of
-    `load_e2e`, all in the first second. A large deployment builds the indexes beyond the
-    first `WARM_ORGANISATIONS` on first use, as before."""
+    (an import, 130 ms) and the triage index of each organisation (20-60 ms each). Measured as
+    the slowest answers of `load_e2e`, all in the first second. A large deployment builds the
+    indexes beyond the first `WARM_ORGANISATIONS` on first use, as before."""
     for lang in LANGUAGES:
         catalog(lang)
     for year in (now.year, now.year + 1):
