@@ -203,6 +203,15 @@ async def test_kill_9_at_random_points_loses_nothing(
     starts: list[float] = []
     tracebacks: list[int] = []
     began = time.monotonic()
+    # How long this machine takes from spawn to polling, so that the kills below still span
+    # the start, the polling and the handling, however slow the machine (or the start) is.
+    log = tmp_path / "calibration.log"
+    spawned = time.monotonic()
+    process = _spawn(trygg, log)
+    await until(lambda: "Application started" in log.read_text(), 30, "the first start", 0.05)
+    latest_kill = max(1.5, time.monotonic() - spawned + 1.0)
+    process.send_signal(signal.SIGKILL)
+    await asyncio.to_thread(process.wait, 10)
 
     for run in range(RUNS):
         plan = _plan(server, data_dir, run, rng)
@@ -211,7 +220,7 @@ async def test_kill_9_at_random_points_loses_nothing(
         process = _spawn(trygg, log)
         _push(server, plan)
         # Kill at a random point: from during the imports to well after the updates are done.
-        await asyncio.sleep(rng.uniform(0.2, 1.5))
+        await asyncio.sleep(rng.uniform(0.2, latest_kill))
         process.send_signal(signal.SIGKILL)
         await asyncio.to_thread(process.wait, 10)
         text = log.read_text("utf-8", "replace")
@@ -355,9 +364,13 @@ def _count_and_check(
     total_dups = sum(dup.values())
     print(
         f"\n{RUNS} runs killed with SIGKILL in {elapsed:.0f} s, by phase {dict(phases)}; "
-        f"start to polling {statistics.median(starts):.2f} s median "
-        f"({min(starts):.2f}-{max(starts):.2f}, {len(starts)} runs got there)\n"
-        f"stored: {len(reports)} reports ({len(acked)} acknowledged), {total_rows} outbox rows "
+        + (
+            f"start to polling {statistics.median(starts):.2f} s median "
+            f"({min(starts):.2f}-{max(starts):.2f}, {len(starts)} runs got there)\n"
+            if starts
+            else "no run got to polling\n"
+        )
+        + f"stored: {len(reports)} reports ({len(acked)} acknowledged), {total_rows} outbox rows "
         f"{dict(by_kind)}; delivered: cases {sum(case_deliveries.values())}, relays "
         f"{sum(relays.values())}, answers {sum(answers.values())}, acks "
         f"{sum(ack_notices.values())}, digests {sum(digest_deliveries.values())}; "
