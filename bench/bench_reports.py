@@ -9,7 +9,12 @@ does: `/rapportera`, a press on each step's button (type, channel, month, repeat
 police, an impact and Done, gender), a description with personal data in it (anonymised when it
 arrives), Keep, contact me: yes, and Send. Sending stores the report and its sealed link in one
 transaction, queues the case to both coordinators, and the outbox sends them (two more
-`sendMessage`) before the handler returns. 14 updates and about 20 Bot API calls per report.
+`sendMessage`) before the handler returns. 14 updates and about 30 Bot API calls per report.
+
+The outbox's pacer is given a rate far above Telegram's 30 messages a second. With it, two cases
+per report would cap this benchmark at 30 / 1.05 / 2 = 14.3 reports a second whatever the code
+costs (`paced_cap`): the figure measured the pacer, not the dispatch path. A real bot is held to
+that cap, which is Telegram's; nothing else is left out, every case is still sent and checked.
 
 A press goes to the message the bot last sent to the member, as a tap in Telegram would, so the
 form edits its message in place as it does for real. Reports are interleaved over the members
@@ -49,6 +54,7 @@ from bot.app import build_application, running
 from bot.config import Settings
 from bot.context import TryggApp
 from bot.devchat.transport import RecordingRequest
+from bot.outbox import pacing
 from bot.reports import anonymise as anonymise_module
 from bot.reports.anonymise import anonymise
 from bot.storage import Role
@@ -65,6 +71,7 @@ WARMUP_REPORTS = 20
 REPORTERS = 20
 ROUNDS = 3
 COORDINATORS = (900_001, 900_002)
+UNPACED_RATE = 100_000.0  # messages a second: never the limit here
 DESCRIPTION = (
     "Han heter Erik Svensson och bor på Storgatan 12. Han ringde från 070-174 06 50 och "
     "mejlade från erik.svensson@example.se att han vet var mina barn går i skolan."
@@ -188,6 +195,9 @@ async def _measure_reports(data_dir: Path) -> dict[str, Any]:
     reporters = [800_000 + n for n in range(REPORTERS)]
     times: list[float] = []
     async with running(app):
+        services = app.bot_data.services
+        assert services is not None
+        services.outbox.pacer = pacing.Pacer(rate=UNPACED_RATE)
         driver = _Driver(app, transport)
         await _join(app, driver, reporters)
         await _round(driver, reporters, WARMUP_REPORTS)
@@ -209,6 +219,7 @@ async def _measure_reports(data_dir: Path) -> dict[str, Any]:
         "updates_per_s": rounded(best * UPDATES_PER_REPORT),
         "api_calls_per_report": rounded(calls, 3),
         "coordinators": len(COORDINATORS),
+        "paced_cap": rounded(pacing.RATE / (1 + pacing.GUARD) / len(COORDINATORS)),
         "reports": REPORTS,
         "rounds": ROUNDS,
     }
