@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from datetime import date
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -69,13 +70,13 @@ def report_button(situation_id: str, lang: str) -> InlineKeyboardButton:
     )
 
 
-def _nav(draft: Draft, lang: str) -> list[InlineKeyboardButton]:
+def _nav(step: str, editing: bool, lang: str) -> list[InlineKeyboardButton]:
     row = []
-    if draft.step != STEPS[0] and not draft.editing:
+    if step != STEPS[0] and not editing:
         row.append(
             InlineKeyboardButton(t("button.back", lang), callback_data=callbacks.report("back"))
         )
-    if draft.editing and draft.step != "summary":
+    if editing and step != "summary":
         row.append(
             InlineKeyboardButton(
                 t("button.to_summary", lang), callback_data=callbacks.report("summary")
@@ -88,9 +89,8 @@ def _nav(draft: Draft, lang: str) -> list[InlineKeyboardButton]:
 
 
 def _choice_rows(
-    field: str, codes: list[str], draft: Draft, lang: str
+    field: str, codes: tuple[str, ...], chosen: tuple[str | None, ...], lang: str
 ) -> list[list[InlineKeyboardButton]]:
-    chosen = draft.impacts() if field == "impact" else [draft.values.get(field)]
     buttons = [
         InlineKeyboardButton(
             ("✓ " if code in chosen else "") + label(field, code, lang),
@@ -101,6 +101,43 @@ def _choice_rows(
     return pack(buttons, _COLUMNS.get(field, 2))
 
 
+def _button(key: str, lang: str, press: str) -> InlineKeyboardButton:
+    return InlineKeyboardButton(t(key, lang), callback_data=callbacks.report(press))
+
+
+# A step's keyboard is a pure function of the arguments below, and PTB's objects are frozen: one
+# object per distinct keyboard is built once and then shared, and the send path serialises it
+# once too (bot/sending.py). A few hundred keyboards exist per language (the impacts, chosen
+# any way, are the most), so the bound is only a guard.
+@lru_cache(maxsize=2048)
+def _step_markup(
+    step: str,
+    lang: str,
+    codes: tuple[str, ...],
+    chosen: tuple[str | None, ...],
+    described: bool,
+    editing: bool,
+) -> InlineKeyboardMarkup:
+    rows: list[list[InlineKeyboardButton]] = []
+    if step == "description":
+        if described:
+            rows.append(
+                [
+                    _button("button.keep", lang, "keep"),
+                    _button("button.rewrite", lang, "rewrite"),
+                ]
+            )
+        rows.append([_button("button.skip", lang, "skip.description")])
+    else:
+        rows = _choice_rows(step, codes, chosen, lang)
+        if step == "impact":
+            rows.append([_button("button.done", lang, "done.impact")])
+        if step == "gender":
+            rows.append([_button("button.skip", lang, "skip.gender")])
+    rows.append(_nav(step, editing, lang))
+    return InlineKeyboardMarkup(rows)
+
+
 def render_step(draft: Draft, lang: str, today: date) -> tuple[Html, InlineKeyboardMarkup]:
     """The message and buttons of the draft's current step."""
     step = draft.step
@@ -109,49 +146,19 @@ def render_step(draft: Draft, lang: str, today: date) -> tuple[Html, InlineKeybo
     number = STEPS.index(step) + 1
     head = t("report.step", lang, number=number, total=len(STEPS) - 1)
     question = t(f"report.ask.{step}", lang)
-    rows: list[list[InlineKeyboardButton]] = []
+    described = bool(draft.values.get("description"))
+    if step == "description" and described:
+        question = t("report.description_shown", lang, redacted=draft.values["description"])
+    codes: tuple[str, ...] = ()
+    chosen: tuple[str | None, ...] = ()
     if step == "month":
-        rows = _choice_rows("month", [*months(today), model.MONTH_UNKNOWN], draft, lang)
-    elif step == "description":
-        if draft.values.get("description"):
-            question = t("report.description_shown", lang, redacted=draft.values["description"])
-            rows = [
-                [
-                    InlineKeyboardButton(
-                        t("button.keep", lang), callback_data=callbacks.report("keep")
-                    ),
-                    InlineKeyboardButton(
-                        t("button.rewrite", lang), callback_data=callbacks.report("rewrite")
-                    ),
-                ]
-            ]
-        rows.append(
-            [
-                InlineKeyboardButton(
-                    t("button.skip", lang), callback_data=callbacks.report("skip.description")
-                )
-            ]
-        )
-    else:
-        rows = _choice_rows(step, list(CHOICES[step]), draft, lang)
-        if step == "impact":
-            rows.append(
-                [
-                    InlineKeyboardButton(
-                        t("button.done", lang), callback_data=callbacks.report("done.impact")
-                    )
-                ]
-            )
-        if step == "gender":
-            rows.append(
-                [
-                    InlineKeyboardButton(
-                        t("button.skip", lang), callback_data=callbacks.report("skip.gender")
-                    )
-                ]
-            )
-    rows.append(_nav(draft, lang))
-    return Html(f"{head}\n{question}"), InlineKeyboardMarkup(rows)
+        codes = (*months(today), model.MONTH_UNKNOWN)
+    elif step != "description":
+        codes = tuple(CHOICES[step])
+    if codes:
+        chosen = tuple(draft.impacts()) if step == "impact" else (draft.values.get(step),)
+    markup = _step_markup(step, lang, codes, chosen, described, draft.editing)
+    return Html(f"{head}\n{question}"), markup
 
 
 def render_cancel_confirm(lang: str) -> tuple[Html, InlineKeyboardMarkup]:
