@@ -110,12 +110,50 @@ def _qualify(ref: str | None, within: str) -> str | None:
     return ref
 
 
+class _MinuteMemo:
+    """The answers of the current minute, by source and situation object.
+
+    An answer depends on its moment only through office hours, which are whole minutes: within
+    a minute, every moment gives the same answer (`opens_at` is None while open, and a closed
+    contact's next opening is a whole minute or a clock change, which falls on one too). So
+    the many people who ask in the same minute share one answer. The entry keeps its source
+    and situation alive, so an `id()` cannot be reused while it is cached; the memo starts
+    again every minute, and a reload makes new objects, which miss.
+    """
+
+    _LIMIT = 4096
+
+    def __init__(self) -> None:
+        self._minute: datetime | None = None
+        self._entries: dict[tuple[int, int], tuple[Source, Situation, Answer]] = {}
+
+    def get(self, source: Source, situation: Situation, at: datetime) -> Answer:
+        minute = at.replace(second=0, microsecond=0)
+        if minute != self._minute or len(self._entries) >= self._LIMIT:
+            self._minute = minute
+            self._entries = {}
+        key = (id(source), id(situation))
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] is source and entry[1] is situation:
+            return entry[2]
+        found = _answer(source, situation, minute)
+        self._entries[key] = (source, situation, found)
+        return found
+
+
+_memo = _MinuteMemo()
+
+
 def answer(source: Source, situation: Situation, at: datetime) -> Answer:
     """Resolve every step of `situation` for the moment `at`.
 
     Immediate danger always starts with 112, whatever a file says: it is prepended here too, so
     the promise holds even for a situation built outside the loader.
     """
+    return _memo.get(source, situation, at)
+
+
+def _answer(source: Source, situation: Situation, at: datetime) -> Answer:
     steps: list[Step] = list(situation.steps)
     if situation.urgent and (not steps or steps[0].contact != EMERGENCY_REF):
         steps.insert(0, Step(contact=EMERGENCY_REF))
