@@ -750,13 +750,25 @@ class _Stored:
     deleted: bool = False
 
 
-@dataclass
 class _Event:
-    """One message the bot sent or edited, for waiting on it."""
+    """One message the bot sent or edited, for waiting on it.
 
-    chat_id: int | str
-    call: Call
-    message: JSONDict
+    The message is decoded from Telegram's answer when a waiter first reads it: most are never
+    waited on, and decoding a long answer is a good share of a fake call."""
+
+    __slots__ = ("_encoded", "_message", "call", "chat_id")
+
+    def __init__(self, chat_id: int | str, call: Call, encoded: str) -> None:
+        self.chat_id = chat_id
+        self.call = call
+        self._encoded = encoded
+        self._message: JSONDict | None = None
+
+    @property
+    def message(self) -> JSONDict:
+        if self._message is None:
+            self._message = json.loads(self._encoded)
+        return self._message
 
 
 _CANONICAL = {
@@ -1199,19 +1211,21 @@ class FakeBotApi:
                 refused = ApiReply.error(exc.status, exc.description)
                 result = None
             # A handler may return what the fake keeps (the stored message): only copies leave,
-            # decoded from one encoding that is also the answer's payload.
+            # decoded from one encoding that is also the answer's payload. The answer and the
+            # record share one copy: the bot reads the payload's bytes, never the answer's body.
             encoded = json.dumps(result, ensure_ascii=False)
+            copied = json.loads(encoded)
             response = refused or ApiReply(
                 200,
-                {"ok": True, "result": json.loads(encoded)},
+                {"ok": True, "result": copied},
                 encoded=f'{{"ok": true, "result": {encoded}}}'.encode(),
             )
-            call = self._record(name, params, response, json.loads(encoded))
+            call = self._record(name, params, response, copied)
             sent = call.ok and (name in SEND_METHODS or name in EDIT_METHODS)
             if sent and isinstance(result, dict):
                 chat_id = _norm_chat_id(result.get("chat", {}).get("id"))
                 if chat_id is not None:
-                    event = _Event(chat_id, call, json.loads(encoded))
+                    event = _Event(chat_id, call, encoded)
                     self._state.events.append(event)
                     self._changed()
             on_send = self.on_send
