@@ -30,6 +30,8 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
+from bot import http_client
+
 log = logging.getLogger(__name__)
 
 OUTAGE_AFTER_FAILURES = 3
@@ -231,6 +233,9 @@ class ObservedRequest(BaseRequest):
     @property
     def inner(self) -> BaseRequest:
         return self._inner
+
+    # PTB decodes every answer with the object whose `post` was called: this one.
+    parse_json_payload = staticmethod(http_client.parse_json_payload)
 
     @property
     def read_timeout(self) -> float | None:

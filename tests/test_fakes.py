@@ -202,6 +202,13 @@ async def test_telegram_rules_on_text_and_buttons(
     with pytest.raises(BadRequest, match="Button_data_invalid"):
         await app.bot.send_message(USER, "x", reply_markup=keyboard("d" * 65))
     assert (await app.bot.send_message(USER, "x" * 4096)).text == "x" * 4096
+    # A keyboard given as JSON text is what the wire carries anyway: decoded as Telegram does,
+    # and refused as Telegram does when it is not JSON.
+    as_text: Any = '{"inline_keyboard": [[{"text": "A", "callback_data": "a"}]]}'
+    shown = await app.bot.send_message(USER, "x", reply_markup=as_text)
+    assert shown.reply_markup == keyboard("a")
+    with pytest.raises(BadRequest, match=r"(?i)can't parse reply keyboard markup"):
+        await app.bot.send_message(USER, "x", reply_markup="{not json")  # type: ignore[arg-type]
 
 
 async def test_photo_upload_is_recorded_by_size_and_name(

@@ -19,7 +19,7 @@ from telegram.error import (
 )
 from telegram.request import BaseRequest, HTTPXRequest
 
-from bot.http_client import AiohttpRequest
+from bot.http_client import AiohttpRequest, parse_json_payload
 from tests.fakes.bot_api_server import FakeBotApiServer, server_threads
 
 USER = 4242
@@ -141,3 +141,15 @@ async def test_a_bad_address_is_not_repeated_in_the_error() -> None:
     finally:
         await request.shutdown()
     assert "SECRET" not in str(raised.value)
+
+
+def test_answers_are_decoded_as_ptb_decodes_them() -> None:
+    """orjson decodes the bot's answers (bot/http_client.py); what it refuses, PTB decodes."""
+    answers = [
+        b'{"ok": true, "result": {"text": "R\xc3\xa5d \\u00e5 \xf0\x9f\x9a\xa8",'
+        b' "id": 9007199254740993}}',
+        b'{"ok": true, "result": "\xff broken utf-8"}',
+        b'{"ok": false, "error_code": 400, "description": "Bad Request: x"}',
+    ]
+    for payload in answers:
+        assert parse_json_payload(payload) == BaseRequest.parse_json_payload(payload)

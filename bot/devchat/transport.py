@@ -408,8 +408,15 @@ def decode_request_data(request_data: RequestData | None) -> JSONDict:
         return {}
     params: JSONDict = {}
     for name, value in request_data.parameters.items():
-        plain = isinstance(value, str) or type(value) in (int, float, bool)  # immutable JSON
-        params[name] = value if plain else _to_json(value)
+        if isinstance(value, str):
+            # Sent as it is, so on the wire an object given as JSON text (a keyboard serialised
+            # once, bot/sending.py) is the same as one PTB encodes: decode it as Telegram does.
+            objectlike = value[:1] in ("{", "[") and name not in STRING_PARAMS
+            params[name] = decode_form_value(name, value) if objectlike else value
+        elif type(value) in (int, float, bool):  # immutable JSON
+            params[name] = value
+        else:
+            params[name] = _to_json(value)
     for name, part in request_data.multipart_data.items():
         filename, content = part[0], part[1]
         mime_type = part[2] if len(part) > 2 else None
