@@ -60,6 +60,7 @@ REMINDERS_SEND_AT_START = "reminders-send-at-start"
 # SQLite runs in aiosqlite's thread: a finished query needs the GIL to hand its result back,
 # and while the event loop is busy with other people's updates it waited up to 5 ms a query.
 SWITCH_INTERVAL_S = 0.001
+SHUTDOWN_SETTLE_S = 5.0  # at most this long for kicked outbox rounds to finish at shutdown
 # Organisations whose triage index is built at start (below triage's cache of 32 indexes).
 WARM_ORGANISATIONS = 16
 
@@ -123,6 +124,7 @@ def build_application(
             )
         )
         .post_init(_make_post_init(settings, clock))
+        .post_stop(_post_stop)
         .post_shutdown(_post_shutdown)
         .job_queue(CalmJobQueue())
         # Updates of one user are handled in order; different users run side by side; each
@@ -355,6 +357,19 @@ def _freeze_long_lived(collect: bool = False) -> None:
     gc.freeze()
 
 
+async def _post_stop(app: TryggApp) -> None:
+    """Once no update is handled any more, and while the bot can still reach Telegram: let the
+    outbox rounds the last handlers kicked finish, so what Telegram accepts is recorded."""
+    services = app.bot_data.services
+    if services is None:
+        return
+    try:
+        async with asyncio.timeout(SHUTDOWN_SETTLE_S):
+            await services.outbox.settled()
+    except TimeoutError:
+        log.warning("outbox: a round was still under way at shutdown; the next start sends it")
+
+
 async def _post_shutdown(app: TryggApp) -> None:
     """Close what post_init opened."""
     metrics = app.bot_data.metrics
@@ -399,8 +414,8 @@ def _install_sighup(app: TryggApp) -> None:
 async def running(app: TryggApp) -> Any:
     """Run the application without polling: for the terminal chat and tests that feed updates.
 
-    `run_polling` calls the post_init/post_shutdown hooks itself; here they are called in the
-    same order so both paths open and close the same services.
+    `run_polling` calls the post_init/post_stop/post_shutdown hooks itself; here they are called
+    in the same order so both paths open and close the same services.
     """
     await app.initialize()
     if app.post_init is not None:
@@ -410,6 +425,8 @@ async def running(app: TryggApp) -> Any:
         yield app
     finally:
         await app.stop()
+        if app.post_stop is not None:
+            await app.post_stop(app)
         await app.shutdown()
         if app.post_shutdown is not None:
             await app.post_shutdown(app)

@@ -64,8 +64,13 @@ class Harness:
         return services
 
     async def _process(self, update: dict[str, Any]) -> list[Call]:
+        """The calls the update caused, those of the outbox rounds it kicked included (the
+        handler does not wait for them, bot/outbox/sender.py)."""
         before = len(self.transport.calls())
         await self.app.process_update(tg.to_update(update, self.app.bot))
+        services = self.app.bot_data.services
+        if services is not None:
+            await services.outbox.settled()
         return self.transport.calls()[before:]
 
     async def send(self, user_id: int, text: str, **kwargs: Any) -> list[Call]:

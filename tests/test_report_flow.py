@@ -3,17 +3,22 @@ real handlers: what each side sees, what is stored, and what must never be store
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from dataclasses import replace
+from datetime import timedelta
+from typing import Any
 
 import pytest
 
 from bot.app import build_application, running
 from bot.devchat.transport import Call, RecordingRequest
 from bot.handlers import callbacks
+from bot.outbox import sender
 from bot.stats.export import write_reports_csv
 from tests.conftest import Harness, buttons, html, texts
+from tests.fakes import telegram_objects as tg
 
 REPORTER = 7_770_001
 OTHER_MEMBER = 7_770_002
@@ -547,3 +552,36 @@ async def test_cancel_during_a_reply_or_a_last_word_drops_only_that(org: Harness
     assert texts(calls) == ["Meddelandet du skulle skriva är avbrutet."]
     report = await org.services.db.get_report(ref)
     assert report is not None and report.state.value == "new"  # still open
+
+
+async def test_the_receipt_does_not_wait_for_the_coordinators_delivery(
+    org: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The outbox keeps Telegram's pace (a second between messages to one chat), so a round
+    can take a while; the reporter gets the receipt at once, and the next tap is not held up.
+    The case still reaches both coordinators once the round under way is done."""
+    await _fill(org, REPORTER)
+    outbox = org.services.outbox
+    # A handler that waited for the round would now wait a day: the guard below fails it.
+    monkeypatch.setattr(sender, "KICK_WAIT", timedelta(days=1))
+    async with outbox._lock, asyncio.timeout(60):  # a round under way, e.g. keeping a spacing
+        shown = await _unsettled(org, tg.callback_update(REPORTER, rep("send"), _last_id(org)))
+        ref = _ref_of(shown)
+        assert [c for c in shown if c.chat_id in (COORDINATOR, SECOND_COORDINATOR)] == []
+        mine = await _unsettled(org, tg.message_update(REPORTER, "/mina"))
+        assert ref in " ".join(texts(mine))  # the next update is not held up either
+    await outbox.settled()
+    for coordinator in (COORDINATOR, SECOND_COORDINATOR):
+        assert len([c for c in org.transport.sent_to(coordinator) if ref in (c.text or "")]) == 1
+
+
+async def _unsettled(harness: Harness, update: dict[str, Any]) -> list[Call]:
+    """The calls of one update, without waiting for the outbox rounds it kicked."""
+    before = len(harness.transport.calls())
+    await harness.app.process_update(tg.to_update(update, harness.app.bot))
+    return harness.transport.calls()[before:]
+
+
+def _last_id(harness: Harness) -> int:
+    sent = [c for c in harness.transport.sent_to(REPORTER) if c.result]
+    return int(sent[-1].result["message_id"])

@@ -172,7 +172,7 @@ async def case_button(update: Update, context: TryggContext, arg: str) -> None:
     else:
         await reply(update, t("callback.outdated", p.lang))
         return
-    await services.outbox.kick(context.application)
+    services.outbox.kick_soon(context.application)
 
 
 async def tell_waiting(
@@ -204,7 +204,7 @@ async def close_case(
         await reply(update, t("case.already", p.lang, ref=report.ref))
         return
     await reply(update, t("case.closed", p.lang, ref=report.ref))
-    await services.outbox.kick(context.application)
+    services.outbox.kick_soon(context.application)
 
 
 async def cases_command(update: Update, context: TryggContext) -> None:
@@ -310,7 +310,7 @@ async def relay_button(update: Update, context: TryggContext, arg: str) -> None:
     elif verb == "shareyes" and routine is not None:
         await workflow.share_identity(services, routine, report, _identity(update)[2])
         await reply(update, t("relay.identity_shared", p.lang, ref=ref))
-        await services.outbox.kick(context.application)
+        services.outbox.kick_soon(context.application)
     elif verb == "sharenot":
         await reply(update, t("access.share_cancelled", p.lang, ref=ref))
     elif verb == "send" and routine is not None:
@@ -318,7 +318,7 @@ async def relay_button(update: Update, context: TryggContext, arg: str) -> None:
         if not await workflow.relay_staged(services, routine, report, p.user_id, p.lang, stamp):
             await reply(update, t("access.nothing_staged", p.lang, ref=ref))
             return
-        await services.outbox.kick(context.application)  # the answer, and "sent" to them
+        services.outbox.kick_soon(context.application)  # the answer, and "sent" to them
     elif verb == "drop":
         await workflow.drop_staged(services, p.user_id)
         await reply(update, t("access.answer_dropped", p.lang, ref=ref))
@@ -354,5 +354,5 @@ async def pending_text(update: Update, context: TryggContext, p: Profile) -> boo
         await close_case(update, context, p, taken.routine, report, taken.text)
         return True
     # A relayed reply or an addition: its "sent" is queued with it (`workflow.take_text`).
-    await services.outbox.kick(context.application)
+    services.outbox.kick_soon(context.application)
     return True

@@ -378,7 +378,7 @@ async def _send(update: Update, context: TryggContext, p: Profile, draft: Draft)
     report = await workflow.submit(
         services, p.routine, draft, p.user_id, chat.id, p.lang, update_id=update.update_id
     )
-    await services.outbox.kick(context.application)
+    services.outbox.kick_soon(context.application)
     await _receipt(update, context, p, report)
 
 

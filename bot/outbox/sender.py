@@ -2,8 +2,16 @@
 
 Handlers never send reports, relays or notices to other people directly. They queue them in the
 database (`Database.enqueue`, or `submit_report` in the same transaction as the report), and this
-module sends what is due: right away when a handler calls `Outbox.kick`, and every few seconds
-from the job queue (`schedule`), so messages queued before a crash or a restart go out too.
+module sends what is due: right away when a handler calls `Outbox.kick_soon` (or `kick`, which
+waits for the round), and every few seconds from the job queue (`schedule`), so messages queued
+before a crash or a restart go out too.
+
+**The handler does not wait for the round.** A round keeps Telegram's pace, so it can take a
+second or more (one message a second to a chat that was just written to). A handler that waited
+for it held up the person who acted: their next tap waits for their previous update
+(`handlers/ordering.py`). The round runs beside it instead; what it sends was committed with the
+action, so a crash loses nothing. Shutdown waits for kicked rounds (`settled`) before the
+database closes.
 
 **Exactly once.** A row is marked sent only after Telegram has answered that it accepted the
 message, and rounds never overlap (one lock per process). So a message is never lost, and it is
@@ -252,6 +260,7 @@ class Outbox:
         self._clock = clock
         self._lock = asyncio.Lock()
         self._background: set[asyncio.Future[SendStats]] = set()
+        self._queued: asyncio.Future[SendStats] | None = None  # a kicked round not started yet
         self._paused_until: datetime | None = None
         self.pacer = Pacer(rate, chat_interval, group_per_minute, guard=guard, monotonic=monotonic)
         self._max_in_flight = max_in_flight
@@ -291,6 +300,35 @@ class Outbox:
         except Exception:  # logged by _round_done, by type only
             pass
         return SendStats()
+
+    def kick_soon(self, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        """Send what is due now, beside the caller: a round starts after the one under way, if
+        any. Kicks that come while that round waits are one round: it reads what is due when
+        it starts."""
+        if self._queued is not None and not self._queued.done():
+            return
+        task = asyncio.ensure_future(self._kicked_round(app.bot))
+        self._queued = task
+        self._background.add(task)
+        task.add_done_callback(self._round_done)
+
+    async def _kicked_round(self, bot: Bot) -> SendStats:
+        stats = SendStats()
+        async with self._lock:
+            self._queued = None  # rows queued from now on need the next round
+            await self._round(bot, None, stats)
+        if stats.sent or stats.retried or stats.dead:
+            log.info(
+                "outbox: sent %d, to retry %d, given up %d", stats.sent, stats.retried, stats.dead
+            )
+        return stats
+
+    async def settled(self) -> None:
+        """Wait until the kicked rounds (and those they were queued behind) are done. Tests read
+        what users got after it; shutdown calls it, within a time limit, before the database
+        closes. Cancelling the wait leaves the rounds running."""
+        while self._background:
+            await asyncio.wait(list(self._background))
 
     def _round_done(self, task: asyncio.Future[SendStats]) -> None:
         self._background.discard(task)
