@@ -155,12 +155,10 @@ async def _round(driver: _Driver, reporters: list[int], count: int) -> float:
     for n in range(0, count, len(reporters)):
         for user in reporters[: count - n]:
             await driver.report(user)
-    # The cases go out beside the handlers (Outbox.kick_soon): the round ends when they are
-    # sent. A tree from before kick_soon sent them before the handler returned.
+    # The cases go out beside the handlers (Outbox.kick_soon): the round ends when they are sent.
     services = driver.app.bot_data.services
-    settled = getattr(services.outbox, "settled", None) if services else None
-    if settled is not None:
-        await settled()
+    assert services is not None
+    await services.outbox.settled()
     return time.perf_counter() - start
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from bot import app as app_module
 from bot.app import build_application, running
 from bot.devchat.transport import Call, RecordingRequest
 from bot.handlers import callbacks
@@ -585,3 +586,25 @@ async def _unsettled(harness: Harness, update: dict[str, Any]) -> list[Call]:
 def _last_id(harness: Harness) -> int:
     sent = [c for c in harness.transport.sent_to(REPORTER) if c.result]
     return int(sent[-1].result["message_id"])
+
+
+async def test_stopping_does_not_hang_on_a_round_that_does_not_end(
+    org: Harness, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A round Telegram holds up (a hung connection) must not keep the bot from stopping: it
+    waits `SHUTDOWN_SETTLE_S`, says so, and the case stays queued for the next round."""
+    await _fill(org, REPORTER)
+    monkeypatch.setattr(app_module, "SHUTDOWN_SETTLE_S", 0.05)
+    outbox = org.services.outbox
+    async with outbox._lock, asyncio.timeout(60):  # the round under way does not end
+        ref = _ref_of(
+            await _unsettled(org, tg.callback_update(REPORTER, rep("send"), _last_id(org)))
+        )
+        await org.app.stop()
+        assert org.app.post_stop is not None
+        await org.app.post_stop(org.app)
+    assert "a round was still under way at shutdown" in caplog.text
+    await org.app.start()
+    await outbox.settled()
+    for coordinator in (COORDINATOR, SECOND_COORDINATOR):
+        assert len([c for c in org.transport.sent_to(coordinator) if ref in (c.text or "")]) == 1

@@ -411,7 +411,7 @@ def decode_request_data(request_data: RequestData | None) -> JSONDict:
         if isinstance(value, str):
             # Sent as it is, so on the wire an object given as JSON text (a keyboard serialised
             # once, bot/sending.py) is the same as one PTB encodes: decode it as Telegram does.
-            objectlike = value[:1] in ("{", "[") and name not in STRING_PARAMS
+            objectlike = value[:1] in ("{", "[")
             params[name] = decode_form_value(name, value) if objectlike else value
         elif type(value) in (int, float, bool):  # immutable JSON
             params[name] = value

@@ -307,21 +307,10 @@ class Outbox:
         it starts."""
         if self._queued is not None and not self._queued.done():
             return
-        task = asyncio.ensure_future(self._kicked_round(app.bot))
+        task = asyncio.ensure_future(self._locked_round(app.bot, None, kicked=True))
         self._queued = task
         self._background.add(task)
         task.add_done_callback(self._round_done)
-
-    async def _kicked_round(self, bot: Bot) -> SendStats:
-        stats = SendStats()
-        async with self._lock:
-            self._queued = None  # rows queued from now on need the next round
-            await self._round(bot, None, stats)
-        if stats.sent or stats.retried or stats.dead:
-            log.info(
-                "outbox: sent %d, to retry %d, given up %d", stats.sent, stats.retried, stats.dead
-            )
-        return stats
 
     async def settled(self) -> None:
         """Wait until the kicked rounds (and those they were queued behind) are done. Tests read
@@ -339,8 +328,13 @@ class Outbox:
     async def send_due(self, bot: Bot, limit: int | None = None) -> SendStats:
         """Send due rows until none is left (or `limit` were tried), at Telegram's pace; see
         the module doc for failures. Waits for a round under way first."""
+        return await self._locked_round(bot, limit)
+
+    async def _locked_round(self, bot: Bot, limit: int | None, kicked: bool = False) -> SendStats:
         stats = SendStats()
         async with self._lock:
+            if kicked:
+                self._queued = None  # rows queued from now on need the next round
             await self._round(bot, limit, stats)
         if stats.sent or stats.retried or stats.dead:
             log.info(
